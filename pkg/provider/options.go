@@ -1,0 +1,108 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
+)
+
+// Environment variables, compatible with the 2017 provider. Each has a flag that wins over it.
+const (
+	EnvServiceCIDR   = "KEEPALIVED_SERVICE_CIDR"
+	EnvNamespace     = "KEEPALIVED_NAMESPACE"
+	EnvConfigMap     = "KEEPALIVED_CONFIG_MAP"
+	EnvForwardMethod = "KEEPALIVED_DEFAULT_FORWARD_METHOD"
+)
+
+// setting is one configuration value: its flag, its environment variable and its default.
+type setting struct {
+	flag, env, fallback, usage string
+	value                      *string
+}
+
+// Options holds the raw keepalived settings as given on the command line or in the environment.
+type Options struct {
+	ServiceCIDR, Namespace, ConfigMap, ForwardMethod string
+}
+
+func (o *Options) settings() []setting {
+	return []setting{
+		{"keepalived-service-cidr", EnvServiceCIDR, "", "Addresses to hand out: comma-separated IPv4 CIDRs and first-last ranges (required).", &o.ServiceCIDR},
+		{"keepalived-namespace", EnvNamespace, "kube-system", "Namespace of the kube-keepalived-vip ConfigMap.", &o.Namespace},
+		{"keepalived-config-map", EnvConfigMap, "vip-configmap", "Name of the kube-keepalived-vip ConfigMap.", &o.ConfigMap},
+		{"keepalived-default-forward-method", EnvForwardMethod, string(vipconfig.NAT), "Forward method for Services without the k8s.co/keepalived-forward-method annotation: NAT, DR or PROXY.", &o.ForwardMethod},
+	}
+}
+
+// AddFlags registers the flags. Their defaults are empty so that an unset flag falls back
+// to the environment variable, then to the built-in default.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	for _, s := range o.settings() {
+		usage := fmt.Sprintf("%s Overrides $%s.", s.usage, s.env)
+		if s.fallback != "" {
+			usage += fmt.Sprintf(" Default %q.", s.fallback)
+		}
+		fs.StringVar(s.value, s.flag, "", usage)
+	}
+}
+
+// Complete fills every setting not given as a flag from the environment or the default.
+func (o *Options) Complete(lookupEnv func(string) (string, bool)) {
+	for _, s := range o.settings() {
+		if *s.value != "" {
+			continue
+		}
+		if v, ok := lookupEnv(s.env); ok && v != "" {
+			*s.value = v
+		} else {
+			*s.value = s.fallback
+		}
+	}
+}
+
+// Config is the validated configuration.
+type Config struct {
+	Pool          ipam.Pool
+	Namespace     string
+	ConfigMap     string
+	DefaultMethod vipconfig.Method
+}
+
+// Validate checks every setting and reports all problems together, each naming its
+// variable, flag and bad value. Warnings are for inputs it could correct.
+func (o *Options) Validate() (Config, []string, error) {
+	var errs []error
+	bad := func(s setting, why string) {
+		errs = append(errs, fmt.Errorf("%s (--%s) %q: %s", s.env, s.flag, *s.value, why))
+	}
+	all := o.settings()
+	cfg := Config{Namespace: o.Namespace, ConfigMap: o.ConfigMap}
+
+	ranges, warnings, err := ipam.ParseRanges(o.ServiceCIDR)
+	switch {
+	case strings.TrimSpace(o.ServiceCIDR) == "":
+		bad(all[0], "required: set the addresses to hand out, for example 10.210.38.64/26 or 10.210.38.65-10.210.38.90")
+	case err != nil:
+		bad(all[0], err.Error())
+	}
+	cfg.Pool = ipam.Pool{Name: "default", Ranges: ranges}
+	if msgs := validation.IsDNS1123Label(o.Namespace); len(msgs) > 0 {
+		bad(all[1], "not a namespace name: "+strings.Join(msgs, "; "))
+	}
+	if msgs := validation.IsDNS1123Subdomain(o.ConfigMap); len(msgs) > 0 {
+		bad(all[2], "not a ConfigMap name: "+strings.Join(msgs, "; "))
+	}
+	if cfg.DefaultMethod, err = vipconfig.ParseMethod(o.ForwardMethod); err != nil {
+		bad(all[3], "must be NAT, DR or PROXY")
+	}
+	if len(errs) > 0 {
+		return Config{}, nil, fmt.Errorf("invalid keepalived configuration:\n%w", errors.Join(errs...))
+	}
+	return cfg, warnings, nil
+}

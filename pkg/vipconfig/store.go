@@ -64,7 +64,7 @@ func (s *Store) Apply(ctx context.Context, change Change) (Table, error) {
 		if err := t.apply(next, change); err != nil {
 			return err
 		}
-		if err := s.write(ctx, next); err != nil {
+		if err := s.write(ctx, next, cm != nil); err != nil {
 			s.last = nil
 			return err
 		}
@@ -90,9 +90,11 @@ func (s *Store) get(ctx context.Context) (*corev1.ConfigMap, error) {
 	return cm, nil
 }
 
-func (s *Store) write(ctx context.Context, cm *corev1.ConfigMap) error {
+// write updates the ConfigMap read before (compare-and-swap on its resourceVersion) or
+// creates it when the read found none.
+func (s *Store) write(ctx context.Context, cm *corev1.ConfigMap, exists bool) error {
 	var err error
-	if cm.ResourceVersion == "" {
+	if !exists {
 		cm, err = s.client.CoreV1().ConfigMaps(s.namespace).Create(ctx, cm, metav1.CreateOptions{})
 	} else {
 		cm, err = s.client.CoreV1().ConfigMaps(s.namespace).Update(ctx, cm, metav1.UpdateOptions{})

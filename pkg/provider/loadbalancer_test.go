@@ -14,8 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
-	"k8s.io/cloud-provider/api"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/cloud-provider/api"
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )

@@ -25,8 +25,8 @@ func TestOptions(t *testing.T) {
 			wantNS: "kube-system", wantCM: "vip-configmap", wantMethod: vipconfig.NAT,
 		},
 		{
-			name: "environment, method in any case",
-			env:  map[string]string{EnvServiceCIDR: "10.0.0.1-10.0.0.9", EnvNamespace: "lb", EnvConfigMap: "vips", EnvForwardMethod: "dr"},
+			name:   "environment, method in any case",
+			env:    map[string]string{EnvServiceCIDR: "10.0.0.1-10.0.0.9", EnvNamespace: "lb", EnvConfigMap: "vips", EnvForwardMethod: "dr"},
 			wantNS: "lb", wantCM: "vips", wantMethod: vipconfig.DR,
 		},
 		{

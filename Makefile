@@ -1,0 +1,53 @@
+# keepalived-cloud-provider. `make help` lists the targets.
+SHELL := /usr/bin/env bash
+.DEFAULT_GOAL := help
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^\([0-9a-f]\{7,\}\)/v0.0.0-\1/' || echo v0.0.0-dev)
+GIT_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+IMAGE ?= ghcr.io/munnerz/keepalived-cloud-provider
+GOLANGCI_LINT_VERSION := v2.15.0
+LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(VERSION) -X k8s.io/component-base/version.gitCommit=$(GIT_COMMIT)
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build bin/keepalived-cloud-provider.
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/keepalived-cloud-provider ./cmd/keepalived-cloud-provider
+
+.PHONY: controlplane
+controlplane: ## Build kube-apiserver, kubectl and etcd into bin/controlplane (only when missing).
+	./hack/controlplane.sh
+
+.PHONY: test
+test: controlplane ## Run unit and integration tests (builds the local control plane first).
+	go vet ./...
+	go test -count=1 ./...
+
+.PHONY: bench
+bench: ## Run the allocator benchmarks and print ns/op and B/op.
+	go test -run '^$$' -bench . -benchmem -count 5 ./pkg/ipam
+
+.PHONY: fuzz
+fuzz: ## Fuzz each parser and the allocator for 30s.
+	go test -run '^$$' -fuzz '^FuzzParseRanges$$' -fuzztime 30s ./pkg/ipam
+	go test -run '^$$' -fuzz '^FuzzAllocator$$' -fuzztime 30s ./pkg/ipam
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./pkg/vipconfig
+	go test -run '^$$' -fuzz '^FuzzParseValue$$' -fuzztime 30s ./pkg/vipconfig
+
+.PHONY: lint
+lint: ## Run golangci-lint (pinned, through go run).
+	go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) run ./...
+
+.PHONY: image
+image: ## Build the container image (needs a Docker engine).
+	docker build --build-arg VERSION=$(VERSION) --build-arg GIT_COMMIT=$(GIT_COMMIT) -t $(IMAGE):$(VERSION) .
+
+.PHONY: demo
+demo: controlplane build ## Run the provider against a throwaway local control plane.
+	./hack/demo.sh
+
+.PHONY: clean
+clean: ## Remove build output (keeps the control plane binaries).
+	rm -rf bin/keepalived-cloud-provider _output

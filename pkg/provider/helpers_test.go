@@ -2,13 +2,17 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
+	"strconv"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
@@ -24,6 +28,7 @@ func newTestLB(t *testing.T, pool string, objs ...runtime.Object) (*LoadBalancer
 		t.Fatalf("pool %q: %v", pool, err)
 	}
 	client := fake.NewClientset(objs...)
+	enforceResourceVersions(client)
 	cfg := Config{Pool: ipam.Pool{Name: "default", Ranges: ranges}, Namespace: testNamespace, ConfigMap: testConfigMap, DefaultMethod: vipconfig.NAT}
 	return NewLoadBalancer(cfg, client), client
 }
@@ -97,3 +102,33 @@ func data(t *testing.T, client *fake.Clientset) map[string]string {
 }
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// enforceResourceVersions makes the fake client behave like the API server for ConfigMaps:
+// every write bumps resourceVersion and an update from a stale read fails with a conflict.
+func enforceResourceVersions(client *fake.Clientset) {
+	gvr := corev1.SchemeGroupVersion.WithResource("configmaps")
+	client.PrependReactor("*", "configmaps", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		write, ok := action.(k8stesting.CreateAction) // UpdateAction has the same shape
+		if !ok || (action.GetVerb() != "create" && action.GetVerb() != "update") {
+			return false, nil, nil
+		}
+		cm := write.GetObject().(*corev1.ConfigMap).DeepCopy()
+		next := 1
+		if current, err := client.Tracker().Get(gvr, cm.Namespace, cm.Name); err == nil && action.GetVerb() == "update" {
+			rv := current.(*corev1.ConfigMap).ResourceVersion
+			if cm.ResourceVersion != rv {
+				return true, nil, apierrors.NewConflict(gvr.GroupResource(), cm.Name, fmt.Errorf("resourceVersion %q is stale, current is %q", cm.ResourceVersion, rv))
+			}
+			next, _ = strconv.Atoi(rv)
+			next++
+		}
+		cm.ResourceVersion = strconv.Itoa(next)
+		var err error
+		if action.GetVerb() == "create" {
+			err = client.Tracker().Create(gvr, cm, cm.Namespace)
+		} else {
+			err = client.Tracker().Update(gvr, cm, cm.Namespace)
+		}
+		return true, cm, err
+	})
+}

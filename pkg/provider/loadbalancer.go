@@ -80,21 +80,40 @@ func (l *LoadBalancer) EnsureLoadBalancer(ctx context.Context, _ string, svc *co
 		return nil, err
 	}
 	key := serviceKey(svc)
-	addr, fresh, err := s.choose(ctx, svc, requested)
+	addr, err := l.assign(ctx, s, svc, requested, vipconfig.Entry{Service: key, Method: method})
 	if errors.Is(err, ipam.ErrExhausted) {
 		return nil, api.NewRetryError(err.Error(), exhaustedRetry)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := l.publish(ctx, s, key, addr, vipconfig.Entry{Service: key, Method: method}); err != nil {
-		if fresh {
-			s.release(addr, key)
-		}
-		return nil, err
-	}
 	klog.FromContext(ctx).WithValues("service", klog.KObj(svc)).V(2).Info("Published load balancer address", "address", addr, "method", method)
 	return loadBalancerStatus(addr), nil
+}
+
+// assign chooses and publishes the Service's address. A new address that someone else
+// has just written into the ConfigMap is given up, and the next free one tried.
+func (l *LoadBalancer) assign(ctx context.Context, s *state, svc *corev1.Service, requested netip.Addr, entry vipconfig.Entry) (netip.Addr, error) {
+	for attempt := 1; ; attempt++ {
+		addr, fresh, err := s.choose(ctx, svc, requested)
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		err = l.publish(ctx, s, entry.Service, addr, entry)
+		if err == nil {
+			return addr, nil
+		}
+		if fresh {
+			s.release(addr, entry.Service)
+		}
+		if !errors.Is(err, vipconfig.ErrNotOwned) {
+			return netip.Addr{}, err
+		}
+		l.refreshForeign(ctx, s)
+		if !fresh || attempt == 3 {
+			return netip.Addr{}, err
+		}
+	}
 }
 
 // publish writes addr's entry, removes the Service's previous entry and records the result.
@@ -106,9 +125,6 @@ func (l *LoadBalancer) publish(ctx context.Context, s *state, key string, addr n
 	}
 	table, err := l.store.Apply(ctx, change)
 	if err != nil {
-		if errors.Is(err, vipconfig.ErrNotOwned) {
-			l.refreshForeign(ctx, s)
-		}
 		return err
 	}
 	s.syncForeign(ctx, table)

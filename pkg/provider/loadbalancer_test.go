@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
@@ -254,4 +255,21 @@ func expectData(t *testing.T, client *fake.Clientset, want map[string]string) {
 	if diff := cmp.Diff(want, data(t, client)); diff != "" {
 		t.Errorf("ConfigMap data (-want +got):\n%s", diff)
 	}
+}
+
+// TestEnsureSkipsKeyWrittenMeanwhile adds a key by hand after the provider last read the
+// ConfigMap: the address it was about to hand out is left to its writer.
+func TestEnsureSkipsKeyWrittenMeanwhile(t *testing.T) {
+	lb, client := newTestLB(t, "10.0.0.0/29")
+	expectIP(t, ensure(t, lb, newService("a")), "10.0.0.1")
+	cm, err := client.CoreV1().ConfigMaps(testNamespace).Get(context.Background(), testConfigMap, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["10.0.0.2"] = ""
+	if _, err := client.CoreV1().ConfigMaps(testNamespace).Update(context.Background(), cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expectIP(t, ensure(t, lb, newService("b")), "10.0.0.3")
+	expectData(t, client, map[string]string{"10.0.0.1": "default/a", "10.0.0.2": "", "10.0.0.3": "default/b"})
 }

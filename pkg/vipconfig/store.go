@@ -49,14 +49,14 @@ func (s *Store) Read(ctx context.Context) (Table, []string, error) {
 func (s *Store) Apply(ctx context.Context, change Change) (Table, error) {
 	var written Table
 	err := retry.OnError(writeBackoff, isRace, func() error {
-		cm := s.last
-		if cm == nil {
-			var err error
-			if cm, err = s.get(ctx); err != nil {
-				return err
-			}
+		cm, t, err := s.fresh(ctx, change)
+		if err != nil {
+			return err
 		}
-		t, _ := Parse(cm)
+		if t.holds(change) {
+			written = t // already there: the service controller re-syncs every Service at start
+			return nil
+		}
 		next := s.newObject()
 		if cm != nil {
 			next = cm.DeepCopy()
@@ -75,6 +75,19 @@ func (s *Store) Apply(ctx context.Context, change Change) (Table, error) {
 		return Table{}, fmt.Errorf("writing ConfigMap %s: %w", s, err)
 	}
 	return written, nil
+}
+
+// fresh returns the object to change: the last one seen, unless the change looks like a
+// no-op against it, which only a fresh read can confirm (someone may have edited since).
+func (s *Store) fresh(ctx context.Context, change Change) (*corev1.ConfigMap, Table, error) {
+	if s.last != nil {
+		if t, _ := Parse(s.last); !t.holds(change) {
+			return s.last, t, nil
+		}
+	}
+	cm, err := s.get(ctx)
+	t, _ := Parse(cm)
+	return cm, t, err
 }
 
 func (s *Store) get(ctx context.Context) (*corev1.ConfigMap, error) {

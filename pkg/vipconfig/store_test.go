@@ -192,3 +192,46 @@ func assertGolden(t *testing.T, cm *corev1.ConfigMap) {
 		t.Errorf("rendered ConfigMap differs from %s (-want +got):\n%s", path, diff)
 	}
 }
+
+// TestStoreApplyNoop checks that re-applying what is already written costs one read and no
+// write (the service controller re-syncs every Service at start), and that the read is
+// fresh: an entry someone deleted behind our back is written again.
+func TestStoreApplyNoop(t *testing.T) {
+	client := fake.NewClientset()
+	store := NewStore(client, "kube-system", "vip-configmap")
+	ctx := context.Background()
+	change := set("10.0.0.1", "default/web", NAT)
+	if _, err := store.Apply(ctx, change); err != nil {
+		t.Fatal(err)
+	}
+	client.ClearActions()
+	if _, err := store.Apply(ctx, change); err != nil {
+		t.Fatal(err)
+	}
+	if verbs := actionVerbs(client); !cmp.Equal(verbs, []string{"get"}) {
+		t.Errorf("no-op apply made requests %v, want one get", verbs)
+	}
+
+	cm := current(t, client)
+	delete(cm.Data, "10.0.0.1")
+	if _, err := client.CoreV1().ConfigMaps("kube-system").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Apply(ctx, change); err != nil {
+		t.Fatal(err)
+	}
+	if got := current(t, client).Data["10.0.0.1"]; got != "default/web" {
+		t.Errorf("entry deleted behind our back reads %q after re-apply, want it restored", got)
+	}
+	if _, err := NewStore(fake.NewClientset(), "kube-system", "vip-configmap").Apply(ctx, Change{Delete: addrs("10.0.0.1")}); err != nil {
+		t.Errorf("deleting from a missing ConfigMap = %v, want nothing to do", err)
+	}
+}
+
+func actionVerbs(client *fake.Clientset) []string {
+	var verbs []string
+	for _, a := range client.Actions() {
+		verbs = append(verbs, a.GetVerb())
+	}
+	return verbs
+}

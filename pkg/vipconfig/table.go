@@ -119,6 +119,21 @@ func (t Table) apply(cm *corev1.ConfigMap, change Change) error {
 	return nil
 }
 
+// holds reports whether the table already reflects change, so writing it would change nothing.
+func (t Table) holds(change Change) bool {
+	for addr, entry := range change.Set {
+		if t.Owned[addr] != entry {
+			return false
+		}
+	}
+	for _, addr := range change.Delete {
+		if _, ours := t.Owned[addr]; ours {
+			return false
+		}
+	}
+	return true
+}
+
 func setOwnedAnnotation(cm *corev1.ConfigMap, owned map[netip.Addr]Entry) {
 	addrs := make([]netip.Addr, 0, len(owned))
 	for addr := range owned {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/component-base/cli"
 	cliflag "k8s.io/component-base/cli/flag"
 	_ "k8s.io/component-base/logs/json/register"          // --logging-format=json
+	"k8s.io/component-base/metrics/legacyregistry"
 	_ "k8s.io/component-base/metrics/prometheus/clientgo" // client-go metrics on /metrics
 	_ "k8s.io/component-base/metrics/prometheus/version"  // build info on /metrics
 	"k8s.io/klog/v2"
@@ -42,7 +43,7 @@ func main() {
 		for _, w := range warnings {
 			klog.InfoS("Adjusted configuration", "warning", w)
 		}
-		return provider.NewCloud(cfg)
+		return provider.NewCloud(cfg, provider.NewMetrics(legacyregistry.MustRegister))
 	}
 	cmd := app.NewCloudControllerManagerCommand(opts, initCloud, app.DefaultInitFuncConstructors,
 		names.CCMControllerAliases(), flags, wait.NeverStop)

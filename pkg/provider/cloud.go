@@ -11,8 +11,9 @@ const ProviderName = "keepalived"
 // Cloud is the cloudprovider.Interface of keepalived-cloud-provider. Only LoadBalancer is
 // implemented: nodes, zones and routes belong to the machines, not to us.
 type Cloud struct {
-	cfg Config
-	lb  *LoadBalancer
+	cfg     Config
+	metrics *Metrics
+	lb      *LoadBalancer
 }
 
 var (
@@ -21,11 +22,15 @@ var (
 )
 
 // NewCloud returns a provider for a validated configuration.
-func NewCloud(cfg Config) *Cloud { return &Cloud{cfg: cfg} }
+func NewCloud(cfg Config, m *Metrics) *Cloud { return &Cloud{cfg: cfg, metrics: m} }
 
 // Initialize builds the API client; it runs once this instance leads.
-func (c *Cloud) Initialize(clients cloudprovider.ControllerClientBuilder, _ <-chan struct{}) {
-	c.lb = NewLoadBalancer(c.cfg, clients.ClientOrDie("keepalived-cloud-provider"))
+// A pools file is watched from here on, so edits apply without a restart.
+func (c *Cloud) Initialize(clients cloudprovider.ControllerClientBuilder, stop <-chan struct{}) {
+	c.lb = NewLoadBalancer(c.cfg, clients.ClientOrDie("keepalived-cloud-provider"), c.metrics)
+	if c.cfg.PoolsFile != "" {
+		go c.lb.watchPoolsFile(c.cfg.PoolsFile, poolsFilePoll, stop)
+	}
 }
 
 // SetInformers lets the load balancer learn the addresses Services request before their

@@ -13,8 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/component-base/metrics"
 
-	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
 
@@ -23,14 +24,20 @@ const testNamespace, testConfigMap = "kube-system", "vip-configmap"
 // newTestLB returns a LoadBalancer over pool whose cluster holds objs.
 func newTestLB(t *testing.T, pool string, objs ...runtime.Object) (*LoadBalancer, *fake.Clientset) {
 	t.Helper()
-	ranges, _, err := ipam.ParseRanges(pool)
+	pools, _, err := poolconfig.FromCIDR(pool)
 	if err != nil {
 		t.Fatalf("pool %q: %v", pool, err)
 	}
+	return newTestLBWithPools(t, pools, objs...)
+}
+
+// newTestLBWithPools returns a LoadBalancer over pools whose cluster holds objs.
+func newTestLBWithPools(t *testing.T, pools *poolconfig.Config, objs ...runtime.Object) (*LoadBalancer, *fake.Clientset) {
+	t.Helper()
 	client := fake.NewClientset(objs...)
 	enforceResourceVersions(client)
-	cfg := Config{Pool: ipam.Pool{Name: "default", Ranges: ranges}, Namespace: testNamespace, ConfigMap: testConfigMap, DefaultMethod: vipconfig.NAT}
-	return NewLoadBalancer(cfg, client), client
+	cfg := Config{Pools: pools, Namespace: testNamespace, ConfigMap: testConfigMap, DefaultMethod: vipconfig.NAT}
+	return NewLoadBalancer(cfg, client, NewMetrics(metrics.NewKubeRegistry().MustRegister)), client
 }
 
 type serviceOption func(*corev1.Service)

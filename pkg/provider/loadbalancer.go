@@ -14,6 +14,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
 
@@ -24,19 +25,22 @@ const exhaustedRetry = 5 * time.Second
 // LoadBalancer decides addresses and publishes them. One mutex serialises all decisions
 // and writes, so parallel service syncs can never hand out one address twice.
 type LoadBalancer struct {
-	cfg    Config
-	client kubernetes.Interface
-	store  *vipconfig.Store
+	cfg     Config
+	client  kubernetes.Interface
+	store   *vipconfig.Store
+	metrics *Metrics
 
 	mu    sync.Mutex
-	state *state // nil until restored from the cluster
+	pools *poolconfig.Config // in force; replaced when the pools file changes
+	state *state             // nil until restored from the cluster
 }
 
 var _ cloudprovider.LoadBalancer = (*LoadBalancer)(nil)
 
 // NewLoadBalancer returns a LoadBalancer that restores its state on first use.
-func NewLoadBalancer(cfg Config, client kubernetes.Interface) *LoadBalancer {
-	return &LoadBalancer{cfg: cfg, client: client, store: vipconfig.NewStore(client, cfg.Namespace, cfg.ConfigMap)}
+func NewLoadBalancer(cfg Config, client kubernetes.Interface, m *Metrics) *LoadBalancer {
+	return &LoadBalancer{cfg: cfg, client: client, metrics: m, pools: cfg.Pools,
+		store: vipconfig.NewStore(client, cfg.Namespace, cfg.ConfigMap)}
 }
 
 // GetLoadBalancer reports the Service's address while an entry of ours exists for it.
@@ -68,10 +72,6 @@ func (l *LoadBalancer) EnsureLoadBalancer(ctx context.Context, _ string, svc *co
 	if err != nil {
 		return nil, err
 	}
-	requested, err := requestedAddress(svc)
-	if err != nil {
-		return nil, err
-	}
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -80,7 +80,10 @@ func (l *LoadBalancer) EnsureLoadBalancer(ctx context.Context, _ string, svc *co
 		return nil, err
 	}
 	key := serviceKey(svc)
-	addr, err := l.assign(ctx, s, svc, requested, vipconfig.Entry{Service: key, Method: method})
+	addr, err := l.assign(ctx, s, svc, vipconfig.Entry{Service: key, Method: method})
+	if failed := (*allocationError)(nil); errors.As(err, &failed) {
+		l.metrics.failed(failed.pool, failed.reason)
+	}
 	if errors.Is(err, ipam.ErrExhausted) {
 		return nil, api.NewRetryError(err.Error(), exhaustedRetry)
 	}
@@ -93,9 +96,9 @@ func (l *LoadBalancer) EnsureLoadBalancer(ctx context.Context, _ string, svc *co
 
 // assign chooses and publishes the Service's address. A new address that someone else
 // has just written into the ConfigMap is given up, and the next free one tried.
-func (l *LoadBalancer) assign(ctx context.Context, s *state, svc *corev1.Service, requested netip.Addr, entry vipconfig.Entry) (netip.Addr, error) {
+func (l *LoadBalancer) assign(ctx context.Context, s *state, svc *corev1.Service, entry vipconfig.Entry) (netip.Addr, error) {
 	for attempt := 1; ; attempt++ {
-		addr, fresh, err := s.choose(ctx, svc, requested)
+		addr, fresh, err := s.choose(ctx, svc)
 		if err != nil {
 			return netip.Addr{}, err
 		}
@@ -123,6 +126,7 @@ func (l *LoadBalancer) publish(ctx context.Context, s *state, key string, addr n
 	if had && prev != addr {
 		change.Delete = []netip.Addr{prev}
 	}
+	change.Usage = s.usageSummary(change.Delete...)
 	table, err := l.store.Apply(ctx, change)
 	if err != nil {
 		return err
@@ -132,6 +136,7 @@ func (l *LoadBalancer) publish(ctx context.Context, s *state, key string, addr n
 	if had && prev != addr {
 		s.release(prev, key)
 	}
+	l.observeUsage()
 	return nil
 }
 
@@ -157,13 +162,14 @@ func (l *LoadBalancer) EnsureLoadBalancerDeleted(ctx context.Context, _ string, 
 	if !ok {
 		return nil
 	}
-	table, err := l.store.Apply(ctx, vipconfig.Change{Delete: []netip.Addr{addr}})
+	table, err := l.store.Apply(ctx, vipconfig.Change{Delete: []netip.Addr{addr}, Usage: s.usageSummary(addr)})
 	if err != nil {
 		return err
 	}
 	s.syncForeign(ctx, table)
 	delete(s.assigned, key)
 	s.release(addr, key)
+	l.observeUsage()
 	klog.FromContext(ctx).WithValues("service", klog.KObj(svc)).V(2).Info("Removed load balancer address", "address", addr)
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
 
@@ -18,6 +18,7 @@ const (
 	EnvNamespace     = "KEEPALIVED_NAMESPACE"
 	EnvConfigMap     = "KEEPALIVED_CONFIG_MAP"
 	EnvForwardMethod = "KEEPALIVED_DEFAULT_FORWARD_METHOD"
+	EnvPoolsFile     = "KEEPALIVED_POOLS_FILE"
 )
 
 // setting is one configuration value: its flag, its environment variable and its default.
@@ -28,15 +29,16 @@ type setting struct {
 
 // Options holds the raw keepalived settings as given on the command line or in the environment.
 type Options struct {
-	ServiceCIDR, Namespace, ConfigMap, ForwardMethod string
+	ServiceCIDR, Namespace, ConfigMap, ForwardMethod, PoolsFile string
 }
 
 func (o *Options) settings() []setting {
 	return []setting{
-		{"keepalived-service-cidr", EnvServiceCIDR, "", "Addresses to hand out: comma-separated IPv4 CIDRs and first-last ranges (required).", &o.ServiceCIDR},
+		{"keepalived-service-cidr", EnvServiceCIDR, "", "Addresses to hand out: comma-separated IPv4 CIDRs and first-last ranges, as one pool for every namespace. Give this or a pools file.", &o.ServiceCIDR},
 		{"keepalived-namespace", EnvNamespace, "kube-system", "Namespace of the kube-keepalived-vip ConfigMap.", &o.Namespace},
 		{"keepalived-config-map", EnvConfigMap, "vip-configmap", "Name of the kube-keepalived-vip ConfigMap.", &o.ConfigMap},
 		{"keepalived-default-forward-method", EnvForwardMethod, string(vipconfig.NAT), "Forward method for Services without the k8s.co/keepalived-forward-method annotation: NAT, DR or PROXY.", &o.ForwardMethod},
+		{"keepalived-pools-file", EnvPoolsFile, "", "YAML file of named address pools (see the README); re-read when it changes. Give this or a service CIDR.", &o.PoolsFile},
 	}
 }
 
@@ -68,7 +70,8 @@ func (o *Options) Complete(lookupEnv func(string) (string, bool)) {
 
 // Config is the validated configuration.
 type Config struct {
-	Pool          ipam.Pool
+	Pools         *poolconfig.Config
+	PoolsFile     string // empty when the pools come from the service CIDR
 	Namespace     string
 	ConfigMap     string
 	DefaultMethod vipconfig.Method
@@ -84,14 +87,24 @@ func (o *Options) Validate() (Config, []string, error) {
 	all := o.settings()
 	cfg := Config{Namespace: o.Namespace, ConfigMap: o.ConfigMap}
 
-	ranges, warnings, err := ipam.ParseRanges(o.ServiceCIDR)
+	var warnings []string
+	var err error
+	cidr, file := strings.TrimSpace(o.ServiceCIDR), strings.TrimSpace(o.PoolsFile)
 	switch {
-	case strings.TrimSpace(o.ServiceCIDR) == "":
-		bad(all[0], "required: set the addresses to hand out, for example 10.210.38.64/26 or 10.210.38.65-10.210.38.90")
-	case err != nil:
-		bad(all[0], err.Error())
+	case cidr != "" && file != "":
+		bad(all[0], fmt.Sprintf("give either this or %s (--%s, %q), not both", all[4].env, all[4].flag, file))
+	case file != "":
+		cfg.PoolsFile = file
+		if cfg.Pools, warnings, err = poolconfig.Load(file); err != nil {
+			bad(all[4], err.Error())
+		}
+	case cidr == "":
+		bad(all[0], fmt.Sprintf("required unless %s is set: the addresses to hand out, for example 10.210.38.64/26 or 10.210.38.65-10.210.38.90", all[4].env))
+	default:
+		if cfg.Pools, warnings, err = poolconfig.FromCIDR(cidr); err != nil {
+			bad(all[0], err.Error())
+		}
 	}
-	cfg.Pool = ipam.Pool{Name: "default", Ranges: ranges}
 	if msgs := validation.IsDNS1123Label(o.Namespace); len(msgs) > 0 {
 		bad(all[1], "not a namespace name: "+strings.Join(msgs, "; "))
 	}

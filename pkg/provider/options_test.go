@@ -41,7 +41,7 @@ func TestOptions(t *testing.T) {
 		},
 		{
 			name:     "missing pool",
-			wantErrs: []string{`KEEPALIVED_SERVICE_CIDR (--keepalived-service-cidr) "": required`},
+			wantErrs: []string{`KEEPALIVED_SERVICE_CIDR (--keepalived-service-cidr) "": required unless KEEPALIVED_POOLS_FILE is set`},
 		},
 		{
 			name: "every problem at once",
@@ -73,7 +73,7 @@ func TestOptions(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Validate() = %v", err)
 			}
-			if cfg.Namespace != tt.wantNS || cfg.ConfigMap != tt.wantCM || cfg.DefaultMethod != tt.wantMethod || len(cfg.Pool.Ranges) == 0 {
+			if cfg.Namespace != tt.wantNS || cfg.ConfigMap != tt.wantCM || cfg.DefaultMethod != tt.wantMethod || cfg.Pools == nil || len(cfg.Pools.Pools) == 0 {
 				t.Errorf("config = %+v, want namespace %q, ConfigMap %q, method %q and a pool", cfg, tt.wantNS, tt.wantCM, tt.wantMethod)
 			}
 			if got := strings.Join(warnings, "\n"); !strings.Contains(got, tt.wantWarning) || (tt.wantWarning == "") != (got == "") {

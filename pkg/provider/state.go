@@ -10,6 +10,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
 
@@ -17,7 +18,8 @@ import (
 // Services ask for, and which keys others wrote. The allocator holds all three, so an
 // address held, requested or written by someone else is never handed out.
 type state struct {
-	alloc         *ipam.Allocator
+	pools         *poolconfig.Config
+	alloc         *ipam.Allocator // built from pools
 	assigned      map[string]netip.Addr // Service key → address published for it
 	requests      map[string]netip.Addr // Service key → address it asks for
 	foreign       map[netip.Addr]bool   // keys others wrote, held by foreignHolder
@@ -42,11 +44,12 @@ func (l *LoadBalancer) restored(ctx context.Context) (*state, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing Services to restore allocations: %w", err)
 	}
-	alloc, err := ipam.NewAllocator(l.cfg.Pool)
+	alloc, err := ipam.NewAllocator(l.pools.IPAMPools()...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("address pools: %w", err)
 	}
 	s := &state{
+		pools:         l.pools,
 		alloc:         alloc,
 		assigned:      map[string]netip.Addr{},
 		requests:      map[string]netip.Addr{},
@@ -56,6 +59,7 @@ func (l *LoadBalancer) restored(ctx context.Context) (*state, error) {
 	s.restore(ctx, table, services.Items)
 	logger.Info("Restored load balancer addresses", "published", len(s.assigned), "requested", len(s.requests), "foreign", len(s.foreign))
 	l.state = s
+	l.observeUsage()
 	return s, nil
 }
 
@@ -80,7 +84,7 @@ func (s *state) restore(ctx context.Context, table vipconfig.Table, services []c
 		if addr := statusAddress(svc); addr.IsValid() {
 			s.reserve(ctx, addr, serviceKey(svc))
 		}
-		if addr, err := requestedAddress(svc); err == nil && addr.IsValid() {
+		if addr, err := s.permittedRequest(svc); err == nil && addr.IsValid() {
 			s.trackRequest(ctx, serviceKey(svc), addr)
 		}
 	}
@@ -125,14 +129,18 @@ func (s *state) trackRequest(ctx context.Context, key string, addr netip.Addr) {
 }
 
 // choose decides the Service's address: the one it asks for, else the one it has, else
-// the one its status reports, else the lowest free one. fresh reports a new claim that
-// must be undone if publishing fails.
-func (s *state) choose(ctx context.Context, svc *corev1.Service, requested netip.Addr) (addr netip.Addr, fresh bool, err error) {
+// the one its status reports, else the lowest free one of its pools. fresh reports a new
+// claim that must be undone if publishing fails.
+func (s *state) choose(ctx context.Context, svc *corev1.Service) (addr netip.Addr, fresh bool, err error) {
 	key := serviceKey(svc)
+	requested, err := s.permittedRequest(svc)
+	if err != nil {
+		return netip.Addr{}, false, err
+	}
 	s.trackRequest(ctx, key, requested)
 	if requested.IsValid() {
 		if err := s.alloc.Reserve(requested, key); err != nil {
-			return netip.Addr{}, false, fmt.Errorf("requested address %s is not available: %w", requested, err)
+			return netip.Addr{}, false, s.failure(requested, reasonInUse, fmt.Errorf("requested address %s is not available: %w", requested, err))
 		}
 		return requested, false, nil
 	}
@@ -142,11 +150,8 @@ func (s *state) choose(ctx context.Context, svc *corev1.Service, requested netip
 	if addr := statusAddress(svc); addr.IsValid() && s.reserve(ctx, addr, key) {
 		return addr, true, nil
 	}
-	addr, err = s.alloc.Allocate("", key)
-	if err != nil {
-		return netip.Addr{}, false, err
-	}
-	return addr, true, nil
+	addr, err = s.allocate(svc.Namespace, svc.Annotations[poolconfig.PoolAnnotation], key)
+	return addr, err == nil, err
 }
 
 // syncForeign holds every IPv4 key others wrote and lets go of keys they removed.

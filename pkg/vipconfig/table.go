@@ -17,6 +17,8 @@ const (
 	OwnedAnnotation = "k8s.co/keepalived-cloud-provider-owned"
 	// SeedAnnotation is the state the 2017 provider kept; its addresses are adopted as ours.
 	SeedAnnotation = "k8s.co/cloud-provider-config"
+	// UsageAnnotation tells a person without Prometheus how full each pool is.
+	UsageAnnotation = "k8s.co/keepalived-pools-usage"
 )
 
 // ErrNotOwned is returned when a change touches a key that another writer owns.
@@ -26,12 +28,14 @@ var ErrNotOwned = errors.New("key not owned by keepalived-cloud-provider")
 type Table struct {
 	Owned   map[netip.Addr]Entry
 	Foreign map[string]string // key → value, verbatim (values may be empty)
+	Usage   string            // the UsageAnnotation
 }
 
 // Change is what a caller wants written: entries to set and owned keys to delete.
 type Change struct {
 	Set    map[netip.Addr]Entry
 	Delete []netip.Addr
+	Usage  string // new UsageAnnotation; empty leaves it as it is
 }
 
 // Parse reads a ConfigMap (nil means missing). Warnings describe keys listed as ours that
@@ -41,6 +45,7 @@ func Parse(cm *corev1.ConfigMap) (Table, []string) {
 	if cm == nil {
 		return t, nil
 	}
+	t.Usage = cm.Annotations[UsageAnnotation]
 	owned, warnings := ownedKeys(cm.Annotations)
 	for key, value := range cm.Data {
 		t.Foreign[key] = value
@@ -116,11 +121,18 @@ func (t Table) apply(cm *corev1.ConfigMap, change Change) error {
 		t.Owned[addr] = entry
 	}
 	setOwnedAnnotation(cm, t.Owned)
+	if change.Usage != "" {
+		cm.Annotations[UsageAnnotation] = change.Usage
+		t.Usage = change.Usage
+	}
 	return nil
 }
 
 // holds reports whether the table already reflects change, so writing it would change nothing.
 func (t Table) holds(change Change) bool {
+	if change.Usage != "" && change.Usage != t.Usage {
+		return false
+	}
 	for addr, entry := range change.Set {
 		if t.Owned[addr] != entry {
 			return false

@@ -1,0 +1,81 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/klog/v2"
+
+	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
+)
+
+// poolsFilePoll is how often the pools file is read for changes. Polling the content
+// (not watching inodes) follows the symlink swaps of a mounted ConfigMap.
+const poolsFilePoll = 2 * time.Second
+
+// watchPoolsFile applies each new content of path until stop closes. A file that does
+// not read or validate leaves the pools in force as they are.
+func (l *LoadBalancer) watchPoolsFile(path string, every time.Duration, stop <-chan struct{}) {
+	last, _ := os.ReadFile(path) // what Validate loaded at start
+	wait.Until(func() {
+		data, err := os.ReadFile(path)
+		if err != nil || bytes.Equal(data, last) {
+			if err != nil && last != nil {
+				klog.ErrorS(err, "Cannot read the pools file; keeping the pools in force", "file", path)
+				l.metrics.reloadFailures.Inc()
+				last = nil
+			}
+			return
+		}
+		last = data
+		cfg, warnings, err := poolconfig.Parse(data)
+		if err != nil {
+			klog.ErrorS(err, "Pools file changed but is invalid; keeping the pools in force", "file", path)
+			l.metrics.reloadFailures.Inc()
+			return
+		}
+		for _, w := range warnings {
+			klog.InfoS("Adjusted pools file entry", "file", path, "warning", w)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		l.SetPools(ctx, cfg)
+	}, every, stop)
+}
+
+// SetPools puts new pools in force. Every held address stays with its holder; addresses
+// that fall outside every pool keep working and are reported.
+func (l *LoadBalancer) SetPools(ctx context.Context, pools *poolconfig.Config) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pools = pools
+	s := l.state
+	if s == nil {
+		klog.InfoS("Address pools changed", "pools", len(pools.Pools))
+		return // restoring will use them
+	}
+	prev := s.alloc
+	next, _, err := prev.Repool(pools.IPAMPools()...)
+	if err != nil {
+		klog.ErrorS(err, "New address pools refused; keeping the pools in force")
+		l.metrics.reloadFailures.Inc()
+		l.pools = s.pools
+		return
+	}
+	s.alloc, s.pools = next, pools
+	for key, addr := range s.assigned {
+		_, was := prev.PoolOf(addr)
+		if _, is := next.PoolOf(addr); was && !is {
+			klog.InfoS("Address lies outside every pool now; it stays with its Service and is not handed to anyone else", "service", key, "address", addr)
+		}
+	}
+	l.observeUsage()
+	if _, err := l.store.Apply(ctx, vipconfig.Change{Usage: s.usageSummary()}); err != nil {
+		klog.ErrorS(err, "Cannot record pool usage in the ConfigMap")
+	}
+	klog.InfoS("Address pools changed", "pools", len(pools.Pools), "usage", s.usageSummary())
+}

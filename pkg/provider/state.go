@@ -19,7 +19,7 @@ import (
 // address held, requested or written by someone else is never handed out.
 type state struct {
 	pools         *poolconfig.Config
-	alloc         *ipam.Allocator // built from pools
+	alloc         *ipam.Allocator       // built from pools
 	assigned      map[string]netip.Addr // Service key → address published for it
 	requests      map[string]netip.Addr // Service key → address it asks for
 	foreign       map[netip.Addr]bool   // keys others wrote, held by foreignHolder

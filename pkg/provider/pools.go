@@ -56,6 +56,9 @@ func (s *state) allocate(namespace, poolName, holder string) (netip.Addr, error)
 		if !errors.Is(err, ipam.ErrExhausted) {
 			return addr, err
 		}
+		if name != poolconfig.DefaultPool {
+			err = fmt.Errorf("pool %q: %w", name, err)
+		}
 		full = append(full, err)
 	}
 	return netip.Addr{}, &allocationError{pool: names[0], reason: reasonExhausted, err: joinedErrors(full)}

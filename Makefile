@@ -2,7 +2,9 @@
 SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^\([0-9a-f]\{7,\}\)/v0.0.0-\1/' || echo v0.0.0-dev)
+# A semantic version is required by the binary: tags as they are, otherwise v0.0.0-<commit>.
+GIT_DESCRIBE := $(shell git describe --tags --always --dirty 2>/dev/null)
+VERSION ?= $(if $(GIT_DESCRIBE),$(shell echo '$(GIT_DESCRIBE)' | sed 's/^\([0-9a-f]\{7,\}\)/v0.0.0-\1/'),v0.0.0-dev)
 GIT_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 IMAGE ?= ghcr.io/munnerz/keepalived-cloud-provider
 GOLANGCI_LINT_VERSION := v2.15.0

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"testing"
 
@@ -107,8 +106,6 @@ func data(t *testing.T, client *fake.Clientset) map[string]string {
 	}
 	return cm.Data
 }
-
-func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 // enforceResourceVersions makes the fake client behave like the API server for ConfigMaps:
 // every write bumps resourceVersion and an update from a stale read fails with a conflict.

@@ -100,7 +100,7 @@ func ownedKeys(annotations map[string]string) (map[string]bool, []string) {
 
 // apply writes change into cm (which it modifies) and refreshes t. Keys owned by others
 // are refused; only our keys and our annotation are touched, never the whole map.
-func (t Table) apply(cm *corev1.ConfigMap, change Change) error {
+func (t *Table) apply(cm *corev1.ConfigMap, change Change) error {
 	for addr := range change.Set {
 		if value, taken := t.Foreign[addr.String()]; taken {
 			return fmt.Errorf("address %s: ConfigMap %s/%s already has the entry %q: %q written by someone else: %w",

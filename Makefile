@@ -28,8 +28,8 @@ test: controlplane ## Run unit and integration tests (builds the local control p
 	go test -count=1 ./...
 
 .PHONY: bench
-bench: ## Run the allocator benchmarks and print ns/op and B/op.
-	go test -run '^$$' -bench . -benchmem -count 5 ./pkg/ipam
+bench: ## Run the allocator and ConfigMap benchmarks (ns/op, B/op).
+	go test -run '^$$' -bench . -benchmem -count 5 ./pkg/ipam ./pkg/vipconfig
 
 .PHONY: fuzz
 fuzz: ## Fuzz each parser and the allocator for 30s.

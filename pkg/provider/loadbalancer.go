@@ -13,14 +13,13 @@ import (
 	"k8s.io/cloud-provider/api"
 	"k8s.io/klog/v2"
 
-	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
 
-// exhaustedRetry is how soon a Service waiting for a free address is tried again, so it
-// gets one shortly after another Service frees one (instead of the default back-off).
-const exhaustedRetry = 5 * time.Second
+// allocationRetry is how soon a Service that could not get an address is tried again, so
+// it gets one shortly after another Service frees one or the pools change.
+const allocationRetry = 5 * time.Second
 
 // LoadBalancer decides addresses and publishes them. One mutex serialises all decisions
 // and writes, so parallel service syncs can never hand out one address twice.
@@ -82,10 +81,10 @@ func (l *LoadBalancer) EnsureLoadBalancer(ctx context.Context, _ string, svc *co
 	key := serviceKey(svc)
 	addr, err := l.assign(ctx, s, svc, vipconfig.Entry{Service: key, Method: method})
 	if failed := (*allocationError)(nil); errors.As(err, &failed) {
+		// Pools, requests and holders change without touching this Service:
+		// retry soon rather than on the service controller's growing back-off.
 		l.metrics.failed(failed.pool, failed.reason)
-	}
-	if errors.Is(err, ipam.ErrExhausted) {
-		return nil, api.NewRetryError(err.Error(), exhaustedRetry)
+		return nil, api.NewRetryError(err.Error(), allocationRetry)
 	}
 	if err != nil {
 		return nil, err

@@ -132,8 +132,8 @@ func TestEnsureLoadBalancer(t *testing.T) {
 				ensure(t, lb, newService("b"))
 				err := ensureErr(t, lb, newService("c"))
 				var retry *api.RetryError
-				if !errors.As(err, &retry) || retry.RetryAfter() != exhaustedRetry {
-					t.Errorf("error %v is not a RetryError after %v", err, exhaustedRetry)
+				if !errors.As(err, &retry) || retry.RetryAfter() != allocationRetry {
+					t.Errorf("error %v is not a RetryError after %v", err, allocationRetry)
 				}
 				expectErr(t, err, "no free address in 10.0.0.10/31 (2 of 2 in use)")
 				if err := lb.EnsureLoadBalancerDeleted(context.Background(), "", newService("a")); err != nil {

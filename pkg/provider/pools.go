@@ -43,7 +43,11 @@ func (s *state) permittedRequest(svc *corev1.Service) (netip.Addr, error) {
 func (s *state) allocate(namespace, poolName, holder string) (netip.Addr, error) {
 	names, err := s.pools.Candidates(namespace, poolName)
 	if err != nil {
-		return netip.Addr{}, &allocationError{pool: poolName, reason: reasonNotAllowed, err: err}
+		label := "" // an unknown name from an annotation must not become a metric label
+		if _, known := s.pools.Lookup(poolName); known {
+			label = poolName
+		}
+		return netip.Addr{}, &allocationError{pool: label, reason: reasonNotAllowed, err: err}
 	}
 	if len(names) == 0 {
 		return netip.Addr{}, &allocationError{reason: reasonNotAllowed, err: fmt.Errorf(

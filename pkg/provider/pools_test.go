@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cloud-provider/api"
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/testutil"
 
@@ -139,4 +141,43 @@ func expectValue(t *testing.T, name string, got, want float64) {
 	if got != want {
 		t.Errorf("%s = %v, want %v", name, got, want)
 	}
+}
+
+// TestRefusedRequestHoldsNothing: a Service asking for an address its pools do not allow
+// must not keep that address from the Services that may have it, whether the request is
+// seen by the informer or by a sync.
+func TestRefusedRequestHoldsNothing(t *testing.T) {
+	lb, _ := newTestLBWithPools(t, mustPools(t, teamPools))
+	expectIP(t, ensure(t, lb, newService("a0", inNamespace("a"))), "10.1.0.1") // restores the state
+	intruder := newService("b", inNamespace("b"), specIP("10.1.0.2"))
+	lb.observe(intruder, false)
+	expectIP(t, ensure(t, lb, newService("a1", inNamespace("a"))), "10.1.0.2")
+
+	lb, _ = newTestLBWithPools(t, mustPools(t, teamPools))
+	err := ensureErr(t, lb, intruder)
+	expectErr(t, err, `is in pool "team-a", which serves namespaces [a] only`)
+	var retry *api.RetryError
+	if !errors.As(err, &retry) || retry.RetryAfter() != allocationRetry {
+		t.Errorf("refusal %v is not retried after %v", err, allocationRetry)
+	}
+	expectIP(t, ensure(t, lb, newService("a1", inNamespace("a"))), "10.1.0.1")
+	expectIP(t, ensure(t, lb, newService("a2", inNamespace("a"))), "10.1.0.2")
+}
+
+// TestWatchAppliesFileAtFirstPoll: the file may have changed while this instance waited
+// to lead, so the first poll applies it even though it was read at start.
+func TestWatchAppliesFileAtFirstPoll(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pools.yaml")
+	if err := os.WriteFile(path, []byte("pools: [{name: p, addresses: [10.0.0.1-10.0.0.2]}]"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lb, _ := newTestLBWithPools(t, mustPools(t, "pools: [{name: p, addresses: [10.0.0.1/32]}]"))
+	expectIP(t, ensure(t, lb, newService("a")), "10.0.0.1")
+	stop := make(chan struct{})
+	defer close(stop)
+	go lb.watchPoolsFile(path, time.Hour, stop)
+	eventually(t, func() bool {
+		_, err := lb.EnsureLoadBalancer(context.Background(), "", newService("b"), nil)
+		return err == nil
+	})
 }

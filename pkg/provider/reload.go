@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"time"
@@ -18,33 +17,44 @@ import (
 const poolsFilePoll = 2 * time.Second
 
 // watchPoolsFile applies each new content of path until stop closes. A file that does
-// not read or validate leaves the pools in force as they are.
+// not read or validate leaves the pools in force as they are. Nothing counts as applied
+// at first: the file may have changed between the start of the process and this
+// instance becoming leader (a standby can wait for hours).
 func (l *LoadBalancer) watchPoolsFile(path string, every time.Duration, stop <-chan struct{}) {
-	last, _ := os.ReadFile(path) // what Validate loaded at start
+	var last string
+	seen := false
 	wait.Until(func() {
 		data, err := os.ReadFile(path)
-		if err != nil || bytes.Equal(data, last) {
-			if err != nil && last != nil {
-				klog.ErrorS(err, "Cannot read the pools file; keeping the pools in force", "file", path)
-				l.metrics.reloadFailures.Inc()
-				last = nil
-			}
+		content := string(data)
+		if err != nil {
+			content = "\x00" + err.Error() // report each distinct failure once
+		}
+		if seen && content == last {
 			return
 		}
-		last = data
-		cfg, warnings, err := poolconfig.Parse(data)
+		seen, last = true, content
 		if err != nil {
-			klog.ErrorS(err, "Pools file changed but is invalid; keeping the pools in force", "file", path)
+			klog.ErrorS(err, "Cannot read the pools file; keeping the pools in force", "file", path)
 			l.metrics.reloadFailures.Inc()
 			return
 		}
-		for _, w := range warnings {
-			klog.InfoS("Adjusted pools file entry", "file", path, "warning", w)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		l.SetPools(ctx, cfg)
+		l.applyPoolsFile(path, data)
 	}, every, stop)
+}
+
+func (l *LoadBalancer) applyPoolsFile(path string, data []byte) {
+	cfg, warnings, err := poolconfig.Parse(data)
+	if err != nil {
+		klog.ErrorS(err, "Pools file changed but is invalid; keeping the pools in force", "file", path)
+		l.metrics.reloadFailures.Inc()
+		return
+	}
+	for _, w := range warnings {
+		klog.InfoS("Adjusted pools file entry", "file", path, "warning", w)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l.SetPools(ctx, cfg)
 }
 
 // SetPools puts new pools in force. Every held address stays with its holder; addresses

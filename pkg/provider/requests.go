@@ -32,13 +32,14 @@ func (l *LoadBalancer) observe(obj any, deleted bool) {
 	if !ok {
 		return
 	}
-	var want netip.Addr
-	if !deleted && wantsLoadBalancer(svc) && svc.DeletionTimestamp == nil {
-		want, _ = requestedAddress(svc)
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.state != nil {
-		l.state.trackRequest(context.TODO(), serviceKey(svc), want)
+	if l.state == nil {
+		return
 	}
+	var want netip.Addr // only a request the Service's pools allow holds an address
+	if !deleted && wantsLoadBalancer(svc) && svc.DeletionTimestamp == nil {
+		want, _ = l.state.permittedRequest(svc)
+	}
+	l.state.trackRequest(context.TODO(), serviceKey(svc), want)
 }

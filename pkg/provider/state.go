@@ -134,10 +134,10 @@ func (s *state) trackRequest(ctx context.Context, key string, addr netip.Addr) {
 func (s *state) choose(ctx context.Context, svc *corev1.Service) (addr netip.Addr, fresh bool, err error) {
 	key := serviceKey(svc)
 	requested, err := s.permittedRequest(svc)
+	s.trackRequest(ctx, key, requested) // a refused request holds nothing
 	if err != nil {
 		return netip.Addr{}, false, err
 	}
-	s.trackRequest(ctx, key, requested)
 	if requested.IsValid() {
 		if err := s.alloc.Reserve(requested, key); err != nil {
 			return netip.Addr{}, false, s.failure(requested, reasonInUse, fmt.Errorf("requested address %s is not available: %w", requested, err))

@@ -49,7 +49,7 @@ func TestBadConfiguration(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := controlplane.StartProvider(controlplane.ProviderOptions{
+			code, out := runToExit(t, controlplane.ProviderOptions{
 				Binary:          providerBinary,
 				Kubeconfig:      cp.ProviderKubeconfig,
 				LogPath:         filepath.Join(outputDir, "bad-configuration", dnsName(tt.name)+".log"),
@@ -57,29 +57,41 @@ func TestBadConfiguration(t *testing.T) {
 				Args:            tt.args,
 				NoStandardFlags: tt.bare,
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			providers.add(p)
-			t.Cleanup(func() {
-				_ = p.Kill()
-				providers.remove(p)
-			})
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			code, err := p.Wait(ctx)
-			if err != nil {
-				t.Fatalf("%v\n%s", err, p.Tail(20))
-			}
-			out := p.Output()
 			if code != tt.wantCode {
 				t.Errorf("exit code %d, want %d; output:\n%s", code, tt.wantCode, out)
 			}
-			for _, w := range tt.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output does not mention %q:\n%s", w, out)
-				}
-			}
+			expectMentions(t, out, tt.want...)
 		})
+	}
+}
+
+// runToExit starts a provider that must exit within 10 s and returns its exit code and output.
+func runToExit(t *testing.T, opts controlplane.ProviderOptions) (int, string) {
+	t.Helper()
+	p, err := controlplane.StartProvider(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	providers.add(p)
+	t.Cleanup(func() {
+		_ = p.Kill()
+		providers.remove(p)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code, err := p.Wait(ctx)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, p.Tail(20))
+	}
+	return code, p.Output()
+}
+
+// expectMentions checks that out contains every one of want.
+func expectMentions(t *testing.T, out string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output does not mention %q:\n%s", w, out)
+		}
 	}
 }

@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/munnerz/keepalived-cloud-provider/test/controlplane"
 )
@@ -72,36 +70,17 @@ reserved: [10.210.211.999]
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := controlplane.StartProvider(controlplane.ProviderOptions{
+			code, out := runToExit(t, controlplane.ProviderOptions{
 				Binary:     providerBinary,
 				Kubeconfig: cp.ProviderKubeconfig,
 				LogPath:    filepath.Join(outputDir, "pools-bad-file-at-start", dnsName(tt.name)+".log"),
 				Env:        tt.env,
 				Args:       tt.args,
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			providers.add(p)
-			t.Cleanup(func() {
-				_ = p.Kill()
-				providers.remove(p)
-			})
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			code, err := p.Wait(ctx)
-			if err != nil {
-				t.Fatalf("%v\n%s", err, p.Tail(20))
-			}
-			out := p.Output()
 			if code == 0 {
 				t.Errorf("exit code 0, want non-zero; output:\n%s", out)
 			}
-			for _, w := range tt.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output does not mention %q:\n%s", w, out)
-				}
-			}
+			expectMentions(t, out, tt.want...)
 			if tt.once != "" {
 				if n := strings.Count(out, tt.once); n != 1 {
 					t.Errorf("%q appears %d times, want once (one message):\n%s", tt.once, n, out)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -72,14 +73,11 @@ func (s *state) allocate(namespace, poolName, holder string) (netip.Addr, error)
 type joinedErrors []error
 
 func (j joinedErrors) Error() string {
-	msg := ""
+	msgs := make([]string, len(j))
 	for i, err := range j {
-		if i > 0 {
-			msg += "; "
-		}
-		msg += err.Error()
+		msgs[i] = err.Error()
 	}
-	return msg
+	return strings.Join(msgs, "; ")
 }
 
 func (j joinedErrors) Unwrap() []error { return j }
@@ -93,14 +91,11 @@ func (s *state) usageSummary(freed ...netip.Addr) string {
 			gone[pool]++
 		}
 	}
-	msg := ""
-	for i, u := range s.alloc.Usage() {
-		if i > 0 {
-			msg += "; "
-		}
-		msg += fmt.Sprintf("%s: %d of %d in use", u.Name, u.InUse-min(gone[u.Name], u.InUse), u.Size)
+	var pools []string
+	for _, u := range s.alloc.Usage() {
+		pools = append(pools, fmt.Sprintf("%s: %d of %d in use", u.Name, u.InUse-min(gone[u.Name], u.InUse), u.Size))
 	}
-	return msg
+	return strings.Join(pools, "; ")
 }
 
 // outsidePools counts published addresses that lie outside every pool.

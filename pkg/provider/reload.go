@@ -62,21 +62,20 @@ func (l *LoadBalancer) applyPoolsFile(path string, data []byte) {
 func (l *LoadBalancer) SetPools(ctx context.Context, pools *poolconfig.Config) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.pools = pools
 	s := l.state
 	if s == nil {
+		l.pools = pools // restoring will use them
 		klog.InfoS("Address pools changed", "pools", len(pools.Pools))
-		return // restoring will use them
+		return
 	}
 	prev := s.alloc
 	next, _, err := prev.Repool(pools.IPAMPools()...)
 	if err != nil {
 		klog.ErrorS(err, "New address pools refused; keeping the pools in force")
 		l.metrics.reloadFailures.Inc()
-		l.pools = s.pools
 		return
 	}
-	s.alloc, s.pools = next, pools
+	l.pools, s.alloc, s.pools = pools, next, pools
 	for key, addr := range s.assigned {
 		_, was := prev.PoolOf(addr)
 		if _, is := next.PoolOf(addr); was && !is {
@@ -84,8 +83,9 @@ func (l *LoadBalancer) SetPools(ctx context.Context, pools *poolconfig.Config) {
 		}
 	}
 	l.observeUsage()
-	if _, err := l.store.Apply(ctx, vipconfig.Change{Usage: s.usageSummary()}); err != nil {
+	usage := s.usageSummary()
+	if _, err := l.store.Apply(ctx, vipconfig.Change{Usage: usage}); err != nil {
 		klog.ErrorS(err, "Cannot record pool usage in the ConfigMap")
 	}
-	klog.InfoS("Address pools changed", "pools", len(pools.Pools), "usage", s.usageSummary())
+	klog.InfoS("Address pools changed", "pools", len(pools.Pools), "usage", usage)
 }

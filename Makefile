@@ -29,14 +29,14 @@ test: controlplane ## Run unit and integration tests (builds the local control p
 
 .PHONY: bench
 bench: ## Run the allocator and ConfigMap benchmarks (ns/op, B/op).
-	go test -run '^$$' -bench . -benchmem -count 5 ./pkg/ipam ./pkg/vipconfig
+	go test -run '^$$' -bench . -benchmem -count 5 ./internal/ipam ./internal/vipconfig
 
 .PHONY: fuzz
 fuzz: ## Fuzz each parser and the allocator for 30s.
-	go test -run '^$$' -fuzz '^FuzzParseRanges$$' -fuzztime 30s ./pkg/ipam
-	go test -run '^$$' -fuzz '^FuzzAllocator$$' -fuzztime 30s ./pkg/ipam
-	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./pkg/vipconfig
-	go test -run '^$$' -fuzz '^FuzzParseValue$$' -fuzztime 30s ./pkg/vipconfig
+	go test -run '^$$' -fuzz '^FuzzParseRanges$$' -fuzztime 30s ./internal/ipam
+	go test -run '^$$' -fuzz '^FuzzAllocator$$' -fuzztime 30s ./internal/ipam
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./internal/vipconfig
+	go test -run '^$$' -fuzz '^FuzzParseValue$$' -fuzztime 30s ./internal/vipconfig
 
 .PHONY: lint
 lint: ## Run golangci-lint (pinned, through go run).

@@ -22,7 +22,7 @@ import (
 	_ "k8s.io/component-base/metrics/prometheus/version"  // build info on /metrics
 	"k8s.io/klog/v2"
 
-	"github.com/munnerz/keepalived-cloud-provider/pkg/provider"
+	"github.com/munnerz/keepalived-cloud-provider/internal/provider"
 )
 
 func main() {

@@ -3,7 +3,7 @@ package provider
 import (
 	"k8s.io/component-base/metrics"
 
-	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
+	"github.com/munnerz/keepalived-cloud-provider/internal/ipam"
 )
 
 // Failure reasons counted by keepalived_pool_allocation_failures_total.

@@ -7,7 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
+	"github.com/munnerz/keepalived-cloud-provider/internal/vipconfig"
 )
 
 // Annotations a Service may carry.

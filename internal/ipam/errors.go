@@ -14,3 +14,7 @@ var (
 	// ErrIPv6 explains why IPv6 is refused rather than just refusing it.
 	ErrIPv6 = errors.New("IPv6 is not supported: kube-keepalived-vip cannot publish IPv6 addresses (ConfigMap keys cannot contain ':')")
 )
+
+// ErrSpecial marks addresses that must never be announced as a load balancer's
+// address, whoever asks for them.
+var ErrSpecial = errors.New("special-purpose address")

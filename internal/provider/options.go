@@ -8,8 +8,8 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
-	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
+	"github.com/munnerz/keepalived-cloud-provider/internal/poolconfig"
+	"github.com/munnerz/keepalived-cloud-provider/internal/vipconfig"
 )
 
 // Environment variables, compatible with the 2017 provider. Each has a flag that wins over it.

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
+	"github.com/munnerz/keepalived-cloud-provider/internal/ipam"
 )
 
 // Candidates returns the names of the pools a Service in namespace may get an

@@ -14,8 +14,8 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/component-base/metrics"
 
-	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
-	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
+	"github.com/munnerz/keepalived-cloud-provider/internal/poolconfig"
+	"github.com/munnerz/keepalived-cloud-provider/internal/vipconfig"
 )
 
 const testNamespace, testConfigMap = "kube-system", "vip-configmap"

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
+	"github.com/munnerz/keepalived-cloud-provider/internal/ipam"
 )
 
 // Parse reads and validates a pools file. Every problem is reported together

@@ -8,8 +8,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
 
-	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
-	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
+	"github.com/munnerz/keepalived-cloud-provider/internal/poolconfig"
+	"github.com/munnerz/keepalived-cloud-provider/internal/vipconfig"
 )
 
 // poolsFilePoll is how often the pools file is read for changes. Polling the content

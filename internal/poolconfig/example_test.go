@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
-	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
+	"github.com/munnerz/keepalived-cloud-provider/internal/ipam"
+	"github.com/munnerz/keepalived-cloud-provider/internal/poolconfig"
 )
 
 func Example() {

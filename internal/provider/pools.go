@@ -8,8 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
-	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
+	"github.com/munnerz/keepalived-cloud-provider/internal/ipam"
+	"github.com/munnerz/keepalived-cloud-provider/internal/poolconfig"
 )
 
 // allocationError is a Service's failure to get an address, labelled for the failures metric.

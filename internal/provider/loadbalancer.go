@@ -13,8 +13,8 @@ import (
 	"k8s.io/cloud-provider/api"
 	"k8s.io/klog/v2"
 
-	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
-	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
+	"github.com/munnerz/keepalived-cloud-provider/internal/poolconfig"
+	"github.com/munnerz/keepalived-cloud-provider/internal/vipconfig"
 )
 
 // allocationRetry is how soon a Service that could not get an address is tried again, so

@@ -1,0 +1,77 @@
+package agent
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+func hostname() (string, error) { return "host-1", nil }
+
+func validate(t *testing.T, args []string, vars map[string]string) (Config, error) {
+	t.Helper()
+	var o Options
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	o.Complete(fs, env(vars))
+	return o.Validate(hostname)
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := validate(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NodeName != "host-1" || c.Namespace != "kube-system" || c.ConfigMap != "vip-configmap" || c.Instances != 4 ||
+		c.RouterIDBase != 50 || c.HealthCheckURL != DefaultHealthCheckURL || c.Unicast || c.PeerSelector != nil {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestFlagsWinOverEnvAndEmptyTurnsHealthOff(t *testing.T) {
+	c, err := validate(t, []string{"--node-name=n1", "--unicast", "--peers=b=10.0.0.2,a=10.0.0.1"},
+		map[string]string{"NODE_NAME": "env", "KEEPALIVED_HEALTH_CHECK_URL": "", "KEEPALIVED_VRRP_INSTANCES": "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NodeName != "n1" || !c.Unicast || c.HealthCheckURL != "" || c.Instances != 2 || len(c.Peers) != 2 || c.Peers[0].Name != "a" {
+		t.Errorf("config: %+v", c)
+	}
+}
+
+func TestEveryProblemIsReported(t *testing.T) {
+	_, err := validate(t, []string{"--vrrp-instances=0", "--virtual-router-id-base=250", "--peers=x", "--health-check-url=ftp://x",
+		"--config-dir=rel", "--listen-address=nope", "--peer-node-selector=a in (", "--advert-interval=z", "--keepalived-command= "}, nil)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"--vrrp-instances", "--peers", "--health-check-url", "--config-dir", "--listen-address",
+		"--peer-node-selector", "--advert-interval", "--keepalived-command"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s:\n%v", want, err)
+		}
+	}
+	if n := len(strings.Split(err.Error(), "\n")); n < 8 {
+		t.Errorf("want every problem reported, got %d:\n%v", n, err)
+	}
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) {
+		t.Errorf("want errors.Join")
+	}
+}
+
+func TestRouterIDsMustFit(t *testing.T) {
+	_, err := validate(t, []string{"--virtual-router-id-base=253", "--vrrp-instances=4"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "up to 256") {
+		t.Errorf("err = %v", err)
+	}
+}

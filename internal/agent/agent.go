@@ -269,15 +269,18 @@ func (a *Agent) removeStale(ctx context.Context) {
 	}
 }
 
+// onExit forgets the instance states and, after a crash, removes the VIPs keepalived
+// left at once, rather than after the restart delay: a peer is taking them over.
 func (a *Agent) onExit(err error) {
 	a.metrics.KeepalivedUp.Set(0)
-	if err != nil {
-		a.metrics.KeepalivedExits.Inc()
-	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	clear(a.states)
 	a.updateMasterVIPsLocked()
+	a.mu.Unlock()
+	if err != nil {
+		a.metrics.KeepalivedExits.Inc()
+		a.removeStale(context.Background())
+	}
 }
 
 func (a *Agent) onNotification(n keepalived.Notification) {

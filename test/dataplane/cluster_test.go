@@ -1,0 +1,230 @@
+package dataplane
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+
+	"github.com/munnerz/keepalived-cloud-provider/test/controlplane"
+)
+
+const (
+	// pool is inside the bridge's subnet, so the client reaches every VIP.
+	pool        = subnet + ".100-" + subnet + ".119"
+	testNS      = "dataplane"
+	peerLabel   = "dataplane.test/vip-agent"
+	agentSA     = "keepalived-vip-agent"
+	vipCM       = "vip-configmap"
+	vipCMNS     = "kube-system"
+	healthEvery = 500 * time.Millisecond
+	// vrrpInstances is 2 so that each of the two nodes leads one.
+	vrrpInstances = 2
+)
+
+// cluster is everything the test runs: namespaces, control plane, provider and agents.
+type cluster struct {
+	root     string
+	out      string // _output/dataplane: logs
+	topo     *topology
+	cp       *controlplane.ControlPlane
+	c        kubernetes.Interface
+	provider *controlplane.Provider
+	agents   map[string]*agentProc
+	// proxyUp is what each node's fake service proxy health check answers.
+	proxyUp map[string]*atomic.Bool
+}
+
+func setUp(ctx context.Context, t *testing.T) *cluster {
+	t.Helper()
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &cluster{root: root, out: filepath.Join(root, "_output", "dataplane"), agents: map[string]*agentProc{}, proxyUp: map[string]*atomic.Bool{}}
+	if err := os.RemoveAll(cl.out); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(cl.out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cl.topo = newTopology(t, "node1", "node2")
+	cl.startControlPlane(ctx, t)
+	cl.startProvider(ctx, t)
+	agentBin := filepath.Join(root, "bin", "dataplane", "keepalived-vip-agent")
+	build(ctx, t, root, agentBin, "./cmd/keepalived-vip-agent")
+	kubeconfig := cl.agentKubeconfig(ctx, t)
+	for _, n := range cl.topo.nodes {
+		cl.startAgent(ctx, t, n, agentBin, kubeconfig)
+	}
+	cl.waitElected(ctx, t)
+	return cl
+}
+
+// waitElected waits for the first VRRP election (about 3.5 advert intervals after
+// keepalived starts), so that what follows measures reloads, not the start.
+func (cl *cluster) waitElected(ctx context.Context, t *testing.T) {
+	t.Helper()
+	start := time.Now()
+	err := poll(ctx, 20*time.Second, "one master per VRRP instance", func() (bool, string) {
+		masters := 0.0
+		for _, a := range cl.agents {
+			masters += a.metricSum("keepalived_vip_agent_instance_master")
+		}
+		return masters == vrrpInstances, fmt.Sprintf("%v masters", masters)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report(t, "agents started; every VRRP instance had a master %s later", time.Since(start).Round(time.Millisecond))
+}
+
+func (cl *cluster) startControlPlane(ctx context.Context, t *testing.T) {
+	t.Helper()
+	if err := controlplane.EnsureBinaries(ctx, cl.root, os.Stderr); err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.Create(filepath.Join(cl.out, "controlplane.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = log.Close() })
+	cl.cp, err = controlplane.Start(ctx, controlplane.Options{Root: cl.root, Log: log, ManifestsWait: time.Minute})
+	if err != nil {
+		t.Fatalf("starting the control plane: %v (see %s)", err, log.Name())
+	}
+	t.Cleanup(func() { _ = cl.cp.Stop() })
+	cl.c = cl.cp.Client
+	if out, err := cl.cp.Kubectl(ctx, "apply", "-k", filepath.Join(cl.root, "manifests", "agent")); err != nil {
+		t.Fatalf("kubectl apply -k manifests/agent: %v\n%s", err, out)
+	}
+	for _, n := range cl.topo.nodes {
+		cl.createNode(ctx, t, n)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS}}
+	if _, err := cl.c.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// createNode registers n as a Node with its InternalIP, as a kubelet would.
+func (cl *cluster) createNode(ctx context.Context, t *testing.T, n *node) {
+	t.Helper()
+	obj := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: map[string]string{peerLabel: "true"}}}
+	obj, err := cl.c.CoreV1().Nodes().Create(ctx, obj, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.Addr.String()}}
+	if _, err := cl.c.CoreV1().Nodes().UpdateStatus(ctx, obj, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (cl *cluster) startProvider(ctx context.Context, t *testing.T) {
+	t.Helper()
+	bin := filepath.Join(cl.root, "bin", "dataplane", "keepalived-cloud-provider")
+	if err := controlplane.BuildProvider(ctx, cl.root, bin, "v0.0.0-dataplane"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := controlplane.StartProvider(controlplane.ProviderOptions{
+		Binary: bin, Kubeconfig: cl.cp.ProviderKubeconfig, LogPath: filepath.Join(cl.out, "provider.log"),
+		Env: []string{"KEEPALIVED_SERVICE_CIDR=" + pool},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.provider = p
+	t.Cleanup(func() { _ = p.Stop(10 * time.Second) })
+	if err := p.WaitLeading(ctx); err != nil {
+		t.Fatalf("%v\n%s", err, p.Tail(30))
+	}
+}
+
+// agentKubeconfig is a kubeconfig for the agent's ServiceAccount (manifests/agent RBAC).
+func (cl *cluster) agentKubeconfig(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}
+	tok, err := cl.c.CoreV1().ServiceAccounts(vipCMNS).CreateToken(ctx, agentSA, req, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("token for ServiceAccount %s (manifests/agent): %v", agentSA, err)
+	}
+	path := filepath.Join(cl.out, "agent.kubeconfig")
+	cfg := &rest.Config{Host: cl.cp.Admin.Host, TLSClientConfig: rest.TLSClientConfig{CAData: cl.cp.Admin.CAData}, BearerToken: tok.Status.Token}
+	if err := controlplane.WriteKubeconfig(path, cfg, agentSA); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startAgent runs the agent for n in the host namespace; keepalived and ip act in n's.
+func (cl *cluster) startAgent(ctx context.Context, t *testing.T, n *node, binary, kubeconfig string) {
+	t.Helper()
+	up := &atomic.Bool{}
+	up.Store(true)
+	cl.proxyUp[n.Name] = up
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if !up.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(proxy.Close)
+	ports, err := controlplane.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(cl.out, n.Name)
+	a := &agentProc{node: n, binary: binary, dir: dir, logPath: filepath.Join(cl.out, n.Name+".log"), port: ports[0],
+		args: []string{
+			"--kubeconfig=" + kubeconfig, "--node-name=" + n.Name, "--interface=eth0",
+			"--keepalived-command=ip netns exec " + n.NS + " keepalived", "--ip-command=ip -n " + n.NS,
+			"--config-dir=" + dir, "--listen-address=127.0.0.1:" + strconv.Itoa(ports[0]),
+			"--peer-node-selector=" + peerLabel + "=true", "--unicast",
+			"--vrrp-instances=" + strconv.Itoa(vrrpInstances), "--virtual-router-id-base=77",
+			"--health-check-url=" + proxy.URL + "/healthz", "--health-check-interval=" + healthEvery.String(),
+			"--v=2",
+		}}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cl.agents[n.Name] = a
+	t.Cleanup(func() {
+		if err := a.Stop(15 * time.Second); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := a.waitHealthy(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func build(ctx context.Context, t *testing.T, root, out, pkg string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd.Dir = root
+	if output, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, output)
+	}
+}
+
+// report prints a measured figure for the closing note: in the test log and on stdout.
+func report(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	t.Log(msg)
+	fmt.Println("dataplane: " + msg)
+}

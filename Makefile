@@ -17,6 +17,7 @@ help: ## Show this help.
 .PHONY: build
 build: ## Build bin/keepalived-cloud-provider.
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/keepalived-cloud-provider ./cmd/keepalived-cloud-provider
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/keepalived-vip-agent ./cmd/keepalived-vip-agent
 
 .PHONY: controlplane
 controlplane: ## Build kube-apiserver, kubectl and etcd into bin/controlplane (only when missing).
@@ -45,6 +46,10 @@ lint: ## Run golangci-lint (pinned, through go run).
 .PHONY: image
 image: ## Build the container image (needs a Docker engine).
 	docker build --build-arg VERSION=$(VERSION) --build-arg GIT_COMMIT=$(GIT_COMMIT) -t $(IMAGE):$(VERSION) .
+
+.PHONY: image-agent
+image-agent: ## Build the node agent's image (Dockerfile.agent: Debian keepalived + keepalived-vip-agent).
+	docker build -f Dockerfile.agent --build-arg VERSION=$(VERSION) --build-arg GIT_COMMIT=$(GIT_COMMIT) -t $(dir $(IMAGE))keepalived-vip-agent:$(VERSION) .
 
 .PHONY: demo
 demo: controlplane build ## Run the provider against a throwaway local control plane.

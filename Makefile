@@ -29,14 +29,23 @@ test: controlplane ## Run unit and integration tests (builds the local control p
 	go test -count=1 -timeout 30m ./...
 
 .PHONY: bench
-bench: ## Run the allocator and ConfigMap benchmarks (ns/op, B/op).
+bench: bench-micro bench-apiserver ## Run every benchmark: in-process figures, then against a real API server.
+
+.PHONY: bench-micro
+bench-micro: ## Allocator and ConfigMap rendering benchmarks (ns/op, B/op), 5 runs each.
 	go test -run '^$$' -bench . -benchmem -count 5 ./internal/ipam ./internal/vipconfig
 
+.PHONY: bench-apiserver
+bench-apiserver: controlplane ## The provider against kube-apiserver + etcd: bursts of 1000 and 3000, backlogs (BENCH_ARGS to change).
+	go run ./test/bench $(BENCH_ARGS)
+
 .PHONY: fuzz
-fuzz: ## Fuzz each parser and the allocator for 30s.
+fuzz: ## Fuzz each parser, the allocator and the ledger for 30s each.
 	go test -run '^$$' -fuzz '^FuzzParseRanges$$' -fuzztime 30s ./internal/ipam
 	go test -run '^$$' -fuzz '^FuzzAllocator$$' -fuzztime 30s ./internal/ipam
-	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./internal/vipconfig
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./internal/poolconfig
+	go test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime 30s ./internal/vipconfig
+	go test -run '^$$' -fuzz '^FuzzLedger$$' -fuzztime 30s ./internal/ledger
 	go test -run '^$$' -fuzz '^FuzzParseValue$$' -fuzztime 30s ./internal/vipconfig
 
 .PHONY: lint

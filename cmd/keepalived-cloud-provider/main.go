@@ -22,6 +22,7 @@ import (
 	_ "k8s.io/component-base/metrics/prometheus/version"  // build info on /metrics
 	"k8s.io/klog/v2"
 
+	"github.com/munnerz/keepalived-cloud-provider/internal/poolconfig"
 	"github.com/munnerz/keepalived-cloud-provider/internal/provider"
 )
 
@@ -58,7 +59,31 @@ func main() {
 		cfg, warnings, err = keepalived.Validate()
 		return err
 	}
+	cmd.AddCommand(checkPoolsCommand())
 	os.Exit(cli.Run(cmd))
+}
+
+// checkPoolsCommand validates a pools file and exits, so an operator can check an
+// edit before applying it instead of finding out from a crash-looping restart.
+func checkPoolsCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "check-pools FILE",
+		Short: "Check a pools file and exit: 0 if valid, 1 with every problem listed if not",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.SilenceUsage = true
+			pools, warnings, err := poolconfig.Load(args[0])
+			for _, w := range warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+			}
+			if err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), err)
+				os.Exit(1) // a plain message for the operator, not a log record
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid, %d pools\n", args[0], len(pools.Pools))
+			return nil
+		},
+	}
 }
 
 // setDefaults makes the upstream command ours. Flags still override every value.
@@ -71,8 +96,9 @@ func setDefaults(o *options.CloudControllerManagerOptions) {
 	o.Webhook = nil
 	o.WebhookServing = nil
 	// The upstream defaults (20 QPS, burst 30, one worker) cap any provider at about
-	// 5 Services/s, as the service controller makes 4 requests per Service.
-	o.Generic.ClientConnection.QPS = 200
-	o.Generic.ClientConnection.Burst = 400
-	o.ServiceController.ConcurrentServiceSyncs = 10
+	// 5 Services/s, as the service controller makes 4 requests per Service. Many workers
+	// waiting on one ConfigMap write share it: more workers, fewer writes per Service.
+	o.Generic.ClientConnection.QPS = -1 // no client-side limit: the API server's priority and fairness protects itself
+	o.Generic.ClientConnection.Burst = 0
+	o.ServiceController.ConcurrentServiceSyncs = 50
 }

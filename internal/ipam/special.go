@@ -39,3 +39,22 @@ func OverlapsSpecial(r Range) error {
 	}
 	return nil
 }
+
+// IsCIDREdge reports whether a is the network or broadcast address of a CIDR
+// whose inside is one of rs: those two are dropped from a CIDR pool and must
+// not come back through a request.
+func IsCIDREdge(rs []Range, a netip.Addr) bool {
+	n := uint64(u32(a))
+	for _, r := range rs {
+		first, last := uint64(u32(r.First)), uint64(u32(r.Last))
+		if n+1 != first && n != last+1 {
+			continue
+		}
+		lo, hi := first-1, last+1
+		size := hi - lo + 1
+		if first > 0 && size&(size-1) == 0 && lo%size == 0 {
+			return true
+		}
+	}
+	return false
+}

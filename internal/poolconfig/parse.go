@@ -60,6 +60,11 @@ func FromCIDR(spec string) (*Config, []string, error) {
 	if err != nil {
 		return nil, warnings, err
 	}
+	for _, r := range ranges {
+		if err := ipam.OverlapsSpecial(r); err != nil {
+			return nil, warnings, fmt.Errorf("%w; no node may announce it", err)
+		}
+	}
 	p := Pool{Pool: ipam.Pool{Name: DefaultPool, Ranges: ranges}, AutoAssign: true}
 	return &Config{Pools: []Pool{p}}, warnings, nil
 }

@@ -80,6 +80,10 @@ func (c *checker) addresses(label string, entries []string) []ipam.Range {
 		if warning != "" {
 			c.warnf("%s: %s", label, warning)
 		}
+		if err := ipam.OverlapsSpecial(r); err != nil {
+			c.failf("%s: address %q: %w; no node may announce it", label, entry, err)
+			continue
+		}
 		out = append(out, r)
 		c.ranges = append(c.ranges, r)
 		c.labels = append(c.labels, label+" address "+entry)

@@ -1,12 +1,23 @@
 package provider
 
 import (
+	"context"
+
 	"k8s.io/client-go/informers"
 	cloudprovider "k8s.io/cloud-provider"
+	"k8s.io/klog/v2"
+
+	"github.com/munnerz/keepalived-cloud-provider/internal/ledger"
+	"github.com/munnerz/keepalived-cloud-provider/internal/poolconfig"
 )
 
 // ProviderName is the value of --cloud-provider that selects this provider.
 const ProviderName = "keepalived"
+
+// configMapCapacity is what our entries may take of the ConfigMap: the API server
+// refuses data over 1 MiB and annotations over 256 KiB; the rest is kept for
+// entries others write, the usage summary and object metadata.
+var configMapCapacity = ledger.Size{Data: 1<<20 - 64<<10, Annotation: 256<<10 - 16<<10}
 
 // Cloud is the cloudprovider.Interface of keepalived-cloud-provider. Only LoadBalancer is
 // implemented: nodes, zones and routes belong to the machines, not to us.
@@ -14,6 +25,7 @@ type Cloud struct {
 	cfg     Config
 	metrics *Metrics
 	lb      *LoadBalancer
+	run     *runtime
 }
 
 var (
@@ -24,19 +36,43 @@ var (
 // NewCloud returns a provider for a validated configuration.
 func NewCloud(cfg Config, m *Metrics) *Cloud { return &Cloud{cfg: cfg, metrics: m} }
 
-// Initialize builds the API client; it runs once this instance leads.
-// A pools file is watched from here on, so edits apply without a restart.
+// Initialize runs once this instance leads. Everything is built from what the
+// cluster and the pools file say now, not from what this process read at start:
+// a standby may have waited for hours.
 func (c *Cloud) Initialize(clients cloudprovider.ControllerClientBuilder, stop <-chan struct{}) {
-	c.lb = NewLoadBalancer(c.cfg, clients.ClientOrDie("keepalived-cloud-provider"), c.metrics)
+	client := clients.ClientOrDie("keepalived-cloud-provider")
+	pools := c.cfg.Pools
 	if c.cfg.PoolsFile != "" {
-		go c.lb.watchPoolsFile(c.cfg.PoolsFile, poolsFilePoll, stop)
+		pools = c.currentPools(pools)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-stop; cancel() }()
+	c.run = newRuntime(ctx, c.cfg, pools, client, c.metrics)
+	c.lb = c.run.lb
+	if c.cfg.PoolsFile != "" {
+		go c.run.watchPoolsFile(c.cfg.PoolsFile, poolsFilePoll, stop)
 	}
 }
 
-// SetInformers lets the load balancer learn the addresses Services request before their
-// turn in the service controller's queue comes.
+// currentPools reads the pools file as it is now; if it no longer validates, the
+// pools read at start stay in force.
+func (c *Cloud) currentPools(atStart *poolconfig.Config) *poolconfig.Config {
+	pools, warnings, err := poolconfig.Load(c.cfg.PoolsFile)
+	if err != nil {
+		klog.ErrorS(err, "Pools file is invalid now; using the pools read at start", "file", c.cfg.PoolsFile)
+		c.metrics.reloadFailures.Inc()
+		return atStart
+	}
+	for _, w := range warnings {
+		klog.InfoS("Adjusted pools file entry", "file", c.cfg.PoolsFile, "warning", w)
+	}
+	return pools
+}
+
+// SetInformers hooks the ledger to the Services informer the controller manager
+// already runs: no second cluster-wide LIST.
 func (c *Cloud) SetInformers(factory informers.SharedInformerFactory) {
-	c.lb.watchRequests(factory.Core().V1().Services().Informer())
+	c.run.watchServices(factory.Core().V1().Services().Informer())
 }
 
 func (c *Cloud) LoadBalancer() (cloudprovider.LoadBalancer, bool) { return c.lb, true }
@@ -50,3 +86,15 @@ func (c *Cloud) ProviderName() string                           { return Provide
 
 // HasClusterID is true: addresses are not tagged per cluster, so there is nothing to require.
 func (c *Cloud) HasClusterID() bool { return true }
+
+// ledgerOptions are the ledger's rules from the configuration.
+func ledgerOptions(cfg Config, pools *poolconfig.Config) ledger.Options {
+	return ledger.Options{
+		Pools:             pools,
+		AllowOutsidePools: cfg.AllowOutside,
+		OutsideHint:       OutsideHint,
+		Forbidden:         cfg.ClusterIPs,
+		ConfigMap:         cfg.Namespace + "/" + cfg.ConfigMap,
+		Capacity:          configMapCapacity,
+	}
+}

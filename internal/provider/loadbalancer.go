@@ -3,17 +3,16 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
 	cloudprovider "k8s.io/cloud-provider"
 	"k8s.io/cloud-provider/api"
 	"k8s.io/klog/v2"
 
-	"github.com/munnerz/keepalived-cloud-provider/internal/poolconfig"
+	"github.com/munnerz/keepalived-cloud-provider/internal/ledger"
 	"github.com/munnerz/keepalived-cloud-provider/internal/vipconfig"
 )
 
@@ -21,36 +20,29 @@ import (
 // it gets one shortly after another Service frees one or the pools change.
 const allocationRetry = 5 * time.Second
 
-// LoadBalancer decides addresses and publishes them. One mutex serialises all decisions
-// and writes, so parallel service syncs can never hand out one address twice.
+// readyTimeout bounds how long a sync waits for the ledger to be rebuilt.
+const readyTimeout = time.Minute
+
+// LoadBalancer is the thin adapter between the service controller and the ledger:
+// read the Service, ask the ledger, wait until the ConfigMap carries the decision,
+// report the address.
 type LoadBalancer struct {
 	cfg     Config
-	client  kubernetes.Interface
-	store   *vipconfig.Store
+	ledger  *ledger.Ledger
+	writer  *vipconfig.Writer
+	ready   <-chan struct{} // closed once the ledger is rebuilt
 	metrics *Metrics
-
-	mu    sync.Mutex
-	pools *poolconfig.Config // in force; replaced when the pools file changes
-	state *state             // nil until restored from the cluster
+	events  *eventSink
 }
 
 var _ cloudprovider.LoadBalancer = (*LoadBalancer)(nil)
 
-// NewLoadBalancer returns a LoadBalancer that restores its state on first use.
-func NewLoadBalancer(cfg Config, client kubernetes.Interface, m *Metrics) *LoadBalancer {
-	return &LoadBalancer{cfg: cfg, client: client, metrics: m, pools: cfg.Pools,
-		store: vipconfig.NewStore(client, cfg.Namespace, cfg.ConfigMap)}
-}
-
-// GetLoadBalancer reports the Service's address while an entry of ours exists for it.
+// GetLoadBalancer reports the Service's address while the ledger holds one for it.
 func (l *LoadBalancer) GetLoadBalancer(ctx context.Context, _ string, svc *corev1.Service) (*corev1.LoadBalancerStatus, bool, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s, err := l.restored(ctx)
-	if err != nil {
+	if err := l.waitReady(ctx); err != nil {
 		return nil, false, err
 	}
-	addr, ok := s.assigned[serviceKey(svc)]
+	addr, ok := l.ledger.Holding(serviceKey(svc))
 	if !ok {
 		return nil, false, nil
 	}
@@ -61,82 +53,46 @@ func (l *LoadBalancer) GetLoadBalancerName(_ context.Context, _ string, svc *cor
 	return cloudprovider.DefaultLoadBalancerName(svc)
 }
 
-// EnsureLoadBalancer gives the Service an address and publishes it. It keeps the address the
-// Service has unless the Service asks for another one.
+// EnsureLoadBalancer gives the Service an address and returns once the ConfigMap
+// carries it, so the status the service controller then writes is never ahead of it.
 func (l *LoadBalancer) EnsureLoadBalancer(ctx context.Context, _ string, svc *corev1.Service, _ []*corev1.Node) (*corev1.LoadBalancerStatus, error) {
 	if err := checkFamilies(svc); err != nil {
 		return nil, err
 	}
-	method, err := forwardMethod(svc, l.cfg.DefaultMethod)
+	in, err := describe(svc, l.cfg.DefaultMethod)
 	if err != nil {
 		return nil, err
 	}
-
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s, err := l.restored(ctx)
-	if err != nil {
+	if err := l.waitReady(ctx); err != nil {
 		return nil, err
 	}
-	key := serviceKey(svc)
-	addr, err := l.assign(ctx, s, svc, vipconfig.Entry{Service: key, Method: method})
-	if failed := (*allocationError)(nil); errors.As(err, &failed) {
-		// Pools, requests and holders change without touching this Service:
-		// retry soon rather than on the service controller's growing back-off.
-		l.metrics.failed(failed.pool, failed.reason)
-		return nil, api.NewRetryError(err.Error(), allocationRetry)
-	}
-	if err != nil {
-		return nil, err
-	}
-	klog.FromContext(ctx).WithValues("service", klog.KObj(svc)).V(2).Info("Published load balancer address", "address", addr, "method", method)
-	return loadBalancerStatus(addr), nil
-}
-
-// assign chooses and publishes the Service's address. A new address that someone else
-// has just written into the ConfigMap is given up, and the next free one tried.
-func (l *LoadBalancer) assign(ctx context.Context, s *state, svc *corev1.Service, entry vipconfig.Entry) (netip.Addr, error) {
-	for attempt := 1; ; attempt++ {
-		addr, fresh, err := s.choose(ctx, svc)
+	// A fresh address someone hand-writes meanwhile is given up; try the next one.
+	for attempt := 1; attempt <= 3; attempt++ {
+		addr, gen, err := l.ledger.Ensure(in)
 		if err != nil {
-			return netip.Addr{}, err
+			return nil, l.failed(err)
 		}
-		err = l.publish(ctx, s, entry.Service, addr, entry)
-		if err == nil {
-			return addr, nil
+		if err := l.writer.Wait(ctx, gen); err != nil {
+			return nil, err
 		}
-		if fresh {
-			s.release(addr, entry.Service)
-		}
-		if !errors.Is(err, vipconfig.ErrNotOwned) {
-			return netip.Addr{}, err
-		}
-		l.refreshForeign(ctx, s)
-		if !fresh || attempt == 3 {
-			return netip.Addr{}, err
+		if l.ledger.Holds(in.Key, addr) {
+			klog.FromContext(ctx).WithValues("service", klog.KObj(svc)).V(2).Info("Published load balancer address", "address", addr, "method", in.Method)
+			l.warnIfNearlyFull(svc)
+			return loadBalancerStatus(addr), nil
 		}
 	}
+	return nil, api.NewRetryError("the addresses chosen were taken by hand-written ConfigMap entries meanwhile; trying again", allocationRetry)
 }
 
-// publish writes addr's entry, removes the Service's previous entry and records the result.
-func (l *LoadBalancer) publish(ctx context.Context, s *state, key string, addr netip.Addr, entry vipconfig.Entry) error {
-	change := vipconfig.Change{Set: map[netip.Addr]vipconfig.Entry{addr: entry}}
-	prev, had := s.assigned[key]
-	if had && prev != addr {
-		change.Delete = []netip.Addr{prev}
+// failed turns an allocation failure into a quick retry: pools, requests and holders
+// change without touching this Service, so the controller's growing back-off is too slow.
+func (l *LoadBalancer) failed(err error) error {
+	var failure *ledger.AllocationError
+	if errors.As(err, &failure) {
+		l.metrics.failed(failure.Pool, failure.Reason)
+		return api.NewRetryError(err.Error(), allocationRetry)
 	}
-	change.Usage = s.usageSummary(change.Delete...)
-	table, err := l.store.Apply(ctx, change)
-	if err != nil {
-		return err
-	}
-	s.syncForeign(ctx, table)
-	s.assigned[key] = addr
-	if had && prev != addr {
-		s.release(prev, key)
-	}
-	l.observeUsage()
-	return nil
+	return err
 }
 
 // UpdateLoadBalancer has nothing to do: the VIP does not depend on the set of nodes.
@@ -144,38 +100,53 @@ func (l *LoadBalancer) UpdateLoadBalancer(context.Context, string, *corev1.Servi
 	return nil
 }
 
-// EnsureLoadBalancerDeleted removes the Service's entry (only ours) and frees its address.
+// EnsureLoadBalancerDeleted frees the Service's address and returns once its entry
+// is gone from the ConfigMap.
 func (l *LoadBalancer) EnsureLoadBalancerDeleted(ctx context.Context, _ string, svc *corev1.Service) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s, err := l.restored(ctx)
+	if err := l.waitReady(ctx); err != nil {
+		return err
+	}
+	addr, gen, err := l.ledger.Release(serviceKey(svc))
 	if err != nil {
 		return err
 	}
-	key := serviceKey(svc)
-	s.trackRequest(ctx, key, netip.Addr{})
-	if addr := statusAddress(svc); addr.IsValid() && addr != s.assigned[key] {
-		s.release(addr, key) // reserved from status at restore, never published
-	}
-	addr, ok := s.assigned[key]
-	if !ok {
-		return nil
-	}
-	table, err := l.store.Apply(ctx, vipconfig.Change{Delete: []netip.Addr{addr}, Usage: s.usageSummary(addr)})
-	if err != nil {
+	if err := l.writer.Wait(ctx, gen); err != nil {
 		return err
 	}
-	s.syncForeign(ctx, table)
-	delete(s.assigned, key)
-	s.release(addr, key)
-	l.observeUsage()
-	klog.FromContext(ctx).WithValues("service", klog.KObj(svc)).V(2).Info("Removed load balancer address", "address", addr)
+	if addr.IsValid() {
+		klog.FromContext(ctx).WithValues("service", klog.KObj(svc)).V(2).Info("Removed load balancer address", "address", addr)
+	}
 	return nil
 }
 
-// refreshForeign re-reads the ConfigMap after a write found a key someone else wrote.
-func (l *LoadBalancer) refreshForeign(ctx context.Context, s *state) {
-	if table, _, err := l.store.Read(ctx); err == nil {
-		s.syncForeign(ctx, table)
+// waitReady waits until the ledger has been rebuilt from the informers.
+func (l *LoadBalancer) waitReady(ctx context.Context) error {
+	select {
+	case <-l.ready:
+		return nil
+	default:
 	}
+	timer := time.NewTimer(readyTimeout)
+	defer timer.Stop()
+	select {
+	case <-l.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return api.NewRetryError(ledger.ErrNotReady.Error(), allocationRetry)
+	}
+}
+
+// warnIfNearlyFull tells the Service's owner, past 90 %, that the ConfigMap is filling up.
+func (l *LoadBalancer) warnIfNearlyFull(svc *corev1.Service) {
+	if fill := l.ledger.Fill(); fill > 0.9 {
+		l.events.warn(svc.Namespace, svc.Name, "ConfigMapNearlyFull", fmt.Sprintf(
+			"ConfigMap %s is %d%% full; past 100%% new LoadBalancer Services get no address", l.writer, int(fill*100)))
+	}
+}
+
+func loadBalancerStatus(addr netip.Addr) *corev1.LoadBalancerStatus {
+	vip := corev1.LoadBalancerIPModeVIP
+	return &corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: addr.String(), IPMode: &vip}}}
 }

@@ -3,6 +3,8 @@ package provider
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -19,6 +21,8 @@ const (
 	EnvConfigMap     = "KEEPALIVED_CONFIG_MAP"
 	EnvForwardMethod = "KEEPALIVED_DEFAULT_FORWARD_METHOD"
 	EnvPoolsFile     = "KEEPALIVED_POOLS_FILE"
+	EnvAllowOutside  = "KEEPALIVED_ALLOW_REQUESTS_OUTSIDE_POOLS"
+	EnvClusterIPs    = "KEEPALIVED_SERVICE_CLUSTER_IP_RANGE"
 )
 
 // setting is one configuration value: its flag, its environment variable and its default.
@@ -29,7 +33,7 @@ type setting struct {
 
 // Options holds the raw keepalived settings as given on the command line or in the environment.
 type Options struct {
-	ServiceCIDR, Namespace, ConfigMap, ForwardMethod, PoolsFile string
+	ServiceCIDR, Namespace, ConfigMap, ForwardMethod, PoolsFile, AllowOutside, ClusterIPs string
 }
 
 func (o *Options) settings() []setting {
@@ -39,6 +43,8 @@ func (o *Options) settings() []setting {
 		{"keepalived-config-map", EnvConfigMap, "vip-configmap", "Name of the kube-keepalived-vip ConfigMap.", &o.ConfigMap},
 		{"keepalived-default-forward-method", EnvForwardMethod, string(vipconfig.NAT), "Forward method for Services without the k8s.co/keepalived-forward-method annotation: NAT, DR or PROXY.", &o.ForwardMethod},
 		{"keepalived-pools-file", EnvPoolsFile, "", "YAML file of named address pools (see the README); re-read when it changes. Give this or a service CIDR.", &o.PoolsFile},
+		{"keepalived-allow-requests-outside-pools", EnvAllowOutside, "false", "Let Services request addresses outside every pool (the 2017 behaviour): any namespace may then claim any address not otherwise refused.", &o.AllowOutside},
+		{"keepalived-service-cluster-ip-range", EnvClusterIPs, "", "The cluster's Service CIDRs (kube-apiserver --service-cluster-ip-range), comma separated: never handed out, even on request.", &o.ClusterIPs},
 	}
 }
 
@@ -75,7 +81,12 @@ type Config struct {
 	Namespace     string
 	ConfigMap     string
 	DefaultMethod vipconfig.Method
+	AllowOutside  bool           // requests outside every pool are honoured
+	ClusterIPs    []netip.Prefix // never handed out
 }
+
+// OutsideHint tells a user how the operator allows requests outside the pools.
+const OutsideHint = EnvAllowOutside + "=true, flag --keepalived-allow-requests-outside-pools"
 
 // Validate checks every setting and reports all problems together, each naming its
 // variable, flag and bad value. Warnings are for inputs it could correct.
@@ -114,8 +125,30 @@ func (o *Options) Validate() (Config, []string, error) {
 	if cfg.DefaultMethod, err = vipconfig.ParseMethod(o.ForwardMethod); err != nil {
 		bad(all[3], "must be NAT, DR or PROXY")
 	}
+	if cfg.AllowOutside, err = strconv.ParseBool(o.AllowOutside); err != nil {
+		bad(all[5], "must be true or false")
+	}
+	if cfg.ClusterIPs, err = parsePrefixes(o.ClusterIPs); err != nil {
+		bad(all[6], err.Error())
+	}
 	if len(errs) > 0 {
 		return Config{}, nil, fmt.Errorf("invalid keepalived configuration:\n%w", errors.Join(errs...))
 	}
 	return cfg, warnings, nil
+}
+
+// parsePrefixes reads comma-separated CIDRs; empty means none.
+func parsePrefixes(spec string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(spec, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR such as 10.96.0.0/12", item)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -82,3 +82,10 @@ func TestOptions(t *testing.T) {
 		})
 	}
 }
+
+func expectErr(t *testing.T, err error, want string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %v, want one containing %q", err, want)
+	}
+}

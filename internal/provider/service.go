@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/munnerz/keepalived-cloud-provider/internal/ledger"
+	"github.com/munnerz/keepalived-cloud-provider/internal/poolconfig"
 	"github.com/munnerz/keepalived-cloud-provider/internal/vipconfig"
 )
 
@@ -91,7 +93,25 @@ func statusAddress(svc *corev1.Service) netip.Addr {
 	return netip.Addr{}
 }
 
-func loadBalancerStatus(addr netip.Addr) *corev1.LoadBalancerStatus {
-	vip := corev1.LoadBalancerIPModeVIP
-	return &corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: addr.String(), IPMode: &vip}}}
+// describe reads what the ledger needs of a Service. An invalid forward method is
+// the Service's own mistake: it is returned, and the description uses the default.
+func describe(svc *corev1.Service, fallback vipconfig.Method) (ledger.Service, error) {
+	method, err := forwardMethod(svc, fallback)
+	if err != nil {
+		method = fallback
+	}
+	request, requestErr := requestedAddress(svc)
+	if svc.DeletionTimestamp != nil {
+		request, requestErr = netip.Addr{}, nil // a Service on its way out asks for nothing new
+	}
+	return ledger.Service{
+		Key:        serviceKey(svc),
+		Namespace:  svc.Namespace,
+		Wants:      wantsLoadBalancer(svc),
+		Status:     statusAddress(svc),
+		Request:    request,
+		RequestErr: requestErr,
+		Pool:       svc.Annotations[poolconfig.PoolAnnotation],
+		Method:     method,
+	}, err
 }

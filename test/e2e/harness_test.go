@@ -120,7 +120,7 @@ func (e *env) grantConfigMap(ctx context.Context) {
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: configMapNamespace},
 		Rules: []rbacv1.PolicyRule{{
 			APIGroups: []string{""}, Resources: []string{"configmaps"},
-			ResourceNames: []string{e.cm}, Verbs: []string{"get", "update", "patch"},
+			ResourceNames: []string{e.cm}, Verbs: []string{"get", "list", "watch", "update", "patch"},
 		}},
 	}
 	binding := &rbacv1.RoleBinding{

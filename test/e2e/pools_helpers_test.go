@@ -234,11 +234,12 @@ func (e *env) assertSameProcess(pid int) {
 	}
 }
 
-// waitUsage waits until the ConfigMap's usage summary reads want.
+// waitUsage waits until the pools part of the ConfigMap's usage summary reads want.
 func (e *env) waitUsage(want string) {
 	e.t.Helper()
 	e.waitConfigMap(fmt.Sprintf("%s %q", annotationUsage, want), func(cm *corev1.ConfigMap) bool {
-		return cm.Annotations[annotationUsage] == want
+		pools, _, _ := strings.Cut(cm.Annotations[annotationUsage], "; ConfigMap: ")
+		return pools == want
 	})
 }
 

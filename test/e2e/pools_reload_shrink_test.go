@@ -14,7 +14,7 @@ import (
 // another one a Service holds. Both Services keep their addresses (status and ConfigMap
 // entry unchanged, the provider logs each), neither address is handed to a new Service
 // (which gets the one address still free, and the next one waits), and a Service that
-// asks for the dropped address is refused, naming the holder. Growing the pool back
+// asks for the dropped address is refused (outside every pool). Growing the pool back
 // counts the held addresses in it again.
 func TestPoolsReloadShrink(t *testing.T) {
 	pe := newPoolsEnv(t, `
@@ -52,7 +52,8 @@ reserved: [10.210.206.10]
 	e.createService("s5")
 	e.waitEvent("s5", "SyncLoadBalancerFailed", `pool "shrink": no free address`, "(2 of 2 in use)")
 	e.createService("asks-dropped", withRequestedIP("10.210.206.12"))
-	e.waitEvent("asks-dropped", "SyncLoadBalancerFailed", "requested address 10.210.206.12 is not available", "held by "+e.key("s3"))
+	// Outside every pool now: refused by the pool rules before anyone asks who holds it.
+	e.waitEvent("asks-dropped", "SyncLoadBalancerFailed", "requested address 10.210.206.12", "outside every address pool")
 	e.createService("asks-reserved", withRequestedIP("10.210.206.10"))
 	e.waitEvent("asks-reserved", "SyncLoadBalancerFailed", "address 10.210.206.10 is reserved")
 	e.assertNoIP("s5", 6*time.Second) // over a retry
@@ -75,7 +76,7 @@ reserved: [10.210.206.10]
 	m.expectMetric(ms, 2, "keepalived_pool_addresses_in_use", "pool", "shrink")
 	m.expectMetric(ms, 2, "keepalived_addresses_outside_pools")
 	m.expectMetricAtLeast(ms, 1, "keepalived_pool_allocation_failures_total", "pool", "shrink", "reason", "exhausted")
-	m.expectMetricAtLeast(ms, 1, "keepalived_pool_allocation_failures_total", "pool", "", "reason", "in_use")
+	m.expectMetricAtLeast(ms, 1, "keepalived_pool_allocation_failures_total", "pool", "", "reason", "not_allowed")
 
 	// Back to the first pools: the held addresses count again, and nobody else gets them.
 	pe.writePools(`

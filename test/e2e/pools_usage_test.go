@@ -6,7 +6,8 @@ import (
 )
 
 // TestPoolsUsageSummary: the vip ConfigMap's annotation k8s.co/keepalived-pools-usage
-// reads "<pool>: <in use> of <size> in use", pools in file order joined by "; ", and
+// reads "<pool>: <in use> of <size> in use", pools in file order joined by "; ", then
+// how full the ConfigMap is against the Kubernetes size limits, and
 // follows every allocation and release. Sizes leave out reserved addresses and a CIDR's
 // network and broadcast addresses; a hand-written entry inside a pool counts as in use.
 // The README's kubectl command prints it.
@@ -54,7 +55,7 @@ reserved: [10.210.208.100]
 	if err != nil {
 		t.Fatalf("kubectl: %v\n%s", err, out)
 	}
-	if string(out) != want {
+	if want += "; ConfigMap: 0% full"; string(out) != want {
 		t.Errorf("the README's kubectl command printed %q, want %q", out, want)
 	}
 }

@@ -10,12 +10,13 @@ import (
 )
 
 // TestRequestedAddress: an address asked for with the annotation or spec.loadBalancerIP,
-// inside or outside the pool, is the one given; Services without a request never get a
+// inside the pool or (with the operator's opt-in) outside it, is the one given; Services without a request never get a
 // requested address; a second Service asking for a held address is refused with an event
 // naming the holder, and gets the address once the holder is gone.
 func TestRequestedAddress(t *testing.T) {
 	const pool = "10.210.3.4-10.210.3.7"
-	e := newEnv(t, config{pool: pool})
+	// Requests outside the pool are the operator's opt-in (the 2017 behaviour).
+	e := newEnv(t, config{pool: pool, env: []string{"KEEPALIVED_ALLOW_REQUESTS_OUTSIDE_POOLS=true"}})
 
 	e.createService("anno-in", withRequestedIP("10.210.3.5"))
 	if got := e.waitIP("anno-in"); got != "10.210.3.5" {
@@ -29,7 +30,7 @@ func TestRequestedAddress(t *testing.T) {
 	}
 	e.waitEntry("10.210.3.6", e.key("spec-in"))
 
-	// Outside the pool: honoured too.
+	// Outside the pool: honoured too, as the operator allowed it.
 	e.createService("anno-out", withRequestedIP("10.210.103.9"))
 	if got := e.waitIP("anno-out"); got != "10.210.103.9" {
 		t.Fatalf("anno-out asked for 10.210.103.9 (outside the pool) and got %s", got)

@@ -1,0 +1,208 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/munnerz/keepalived-cloud-provider/test/controlplane"
+)
+
+// TestLeaderKilledMidBurst: two replicas; the leader is SIGKILLed while a burst of 200
+// Services is being addressed. The standby takes over: every Service gets an address,
+// no address is handed out twice, none that was reported moves, and the ConfigMap
+// carries exactly the addresses in the Services' status.
+func TestLeaderKilledMidBurst(t *testing.T) {
+	e := newEnv(t, config{pool: "10.210.224.0/24"})
+	standby := e.startReplica("standby")
+	names := make([]string, 200)
+	for i := range names {
+		names[i] = fmt.Sprintf("s%03d", i)
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 10; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(names); i += 10 {
+				e.createService(names[i])
+			}
+		}(w)
+	}
+	before := e.waitAddressed(names, 50)
+	e.killProvider()
+	killed := time.Now()
+	wg.Wait()
+	e.takeOver(standby)
+	t.Logf("standby leads %s after the leader was killed (lease duration 4s)", time.Since(killed).Round(100*time.Millisecond))
+	after := e.waitAddressed(names, len(names))
+	t.Logf("all %d Services addressed %s after the leader was killed", len(names), time.Since(killed).Round(100*time.Millisecond))
+	for name, ip := range before {
+		if after[name] != ip {
+			t.Errorf("%s moved from %s to %s across the failover", name, ip, after[name])
+		}
+	}
+	e.waitConsistent(assignTimeout)
+}
+
+// TestPausedLeader: the leader is frozen (SIGSTOP) until the standby leads and changes
+// things, then resumed (SIGCONT). Whatever the old leader writes from its stale memory,
+// the ConfigMap agrees with the Services' status again within 2 s of the resume, and
+// stays so.
+func TestPausedLeader(t *testing.T) {
+	e := newEnv(t, config{pool: "10.210.225.0/24"})
+	var names []string
+	for i := 0; i < 10; i++ {
+		names = append(names, fmt.Sprintf("s%d", i))
+		e.createService(names[i])
+	}
+	e.waitAddressed(names, len(names))
+	standby := e.startReplica("standby")
+	old := e.p
+	if err := syscall.Kill(old.PID(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(old.PID(), syscall.SIGCONT) })
+	e.takeOver(standby)
+	for _, name := range names[:4] {
+		e.deleteService(name)
+	}
+	for i := 0; i < 5; i++ {
+		name := fmt.Sprintf("new%d", i)
+		e.createService(name)
+		e.waitIP(name)
+	}
+	e.waitConsistent(assignTimeout)
+	if err := syscall.Kill(old.PID(), syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	resumed := time.Now()
+	e.waitConsistent(repairTimeout)
+	t.Logf("consistent %s after the old leader resumed", time.Since(resumed).Round(time.Millisecond))
+	time.Sleep(4 * time.Second) // the old leader's renew deadline is 3 s
+	e.waitConsistent(repairTimeout)
+	if old.Running() {
+		t.Errorf("the old leader still runs 4 s after it resumed without its lease")
+	}
+}
+
+// startReplica starts a second provider with the test's settings; it waits for the lease.
+func (e *env) startReplica(name string) *controlplane.Provider {
+	e.t.Helper()
+	p, err := controlplane.StartProvider(controlplane.ProviderOptions{
+		Binary:     providerBinary,
+		Kubeconfig: cp.ProviderKubeconfig,
+		LogPath:    filepath.Join(outputDir, e.ns, name+".log"),
+		Env:        e.providerEnv(),
+		Args:       append([]string{"--keepalived-config-map=" + e.cm}, e.cfg.args...),
+	})
+	if err != nil {
+		e.t.Fatalf("starting replica %s: %v", name, err)
+	}
+	providers.add(p)
+	e.t.Cleanup(func() {
+		_ = p.Stop(10 * time.Second)
+		providers.remove(p)
+	})
+	return p
+}
+
+// takeOver waits until replica leads and makes it the test's provider.
+func (e *env) takeOver(replica *controlplane.Provider) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := replica.WaitLeading(ctx); err != nil {
+		e.t.Fatalf("the standby never led: %v\n%s", err, replica.Tail(40))
+	}
+	old := e.p
+	e.p = replica
+	e.t.Cleanup(func() {
+		_ = old.Stop(5 * time.Second)
+		providers.remove(old)
+	})
+}
+
+// waitAddressed waits until at least n of the Services have an address and returns
+// every address seen, checking that no two Services report the same one.
+func (e *env) waitAddressed(names []string, n int) map[string]string {
+	e.t.Helper()
+	var ips map[string]string
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		ips = e.statusAddresses(ctx)
+		got := 0
+		for _, name := range names {
+			if ips[name] != "" {
+				got++
+			}
+		}
+		return got >= n, nil
+	})
+	if err != nil {
+		e.t.Fatalf("waiting for %d of %d Services to have an address: %v (have %d)", n, len(names), err, len(ips))
+	}
+	return ips
+}
+
+// statusAddresses maps each Service of the test to its address, failing on duplicates.
+func (e *env) statusAddresses(ctx context.Context) map[string]string {
+	e.t.Helper()
+	list, err := e.c.CoreV1().Services(e.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	ips, holders := map[string]string{}, map[string]string{}
+	for i := range list.Items {
+		s := &list.Items[i]
+		ip := controlplane.IngressIP(s)
+		if ip == "" || s.DeletionTimestamp != nil {
+			continue
+		}
+		if other, dup := holders[ip]; dup {
+			e.t.Fatalf("%s and %s both report %s", other, s.Name, ip)
+		}
+		ips[s.Name], holders[ip] = ip, s.Name
+	}
+	return ips
+}
+
+// waitConsistent waits until the ConfigMap carries exactly the test's Services'
+// addresses, each listed as the provider's.
+func (e *env) waitConsistent(timeout time.Duration) {
+	e.t.Helper()
+	var diff string
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		want := map[string]string{}
+		for name, ip := range e.statusAddresses(ctx) {
+			want[ip] = e.key(name)
+		}
+		cm, err := e.c.CoreV1().ConfigMaps(configMapNamespace).Get(ctx, e.cm, metav1.GetOptions{})
+		if err != nil {
+			diff = err.Error()
+			return false, nil
+		}
+		got := map[string]string{}
+		for k, v := range cm.Data {
+			if strings.HasPrefix(v, e.ns+"/") {
+				got[k] = v
+			}
+		}
+		owned := ownedKeysSorted(cm)
+		keys := slices.Sorted(maps.Keys(want))
+		diff = fmt.Sprintf("ConfigMap entries %v, owned %v; statuses say %v", got, owned, want)
+		return maps.Equal(got, want) && slices.Equal(owned, keys), nil
+	})
+	if err != nil {
+		e.t.Fatalf("ConfigMap and Services' status disagree after %s: %s", timeout, diff)
+	}
+}

@@ -168,7 +168,7 @@ func (l *Ledger) hold(key string, addr netip.Addr, entry vipconfig.Entry, confir
 }
 
 // drop forgets key's holding and frees its address for a waiting request of the
-// same namespace, if any.
+// same namespace, if any; an address someone hand-wrote a key for stays blocked.
 func (l *Ledger) drop(key string) (netip.Addr, bool) {
 	h, ok := l.held[key]
 	if !ok {
@@ -179,7 +179,12 @@ func (l *Ledger) drop(key string) (netip.Addr, bool) {
 	delete(l.outside, h.addr)
 	l.size = l.size.add(entrySize(h.addr, h.entry), -1)
 	l.gen++
-	if l.alloc.Release(h.addr, key) {
+	if !l.alloc.Release(h.addr, key) {
+		return h.addr, true
+	}
+	if _, hand := l.foreign[h.addr]; hand {
+		_ = l.alloc.Reserve(h.addr, l.foreignHolder()) // the key someone wrote holds it now
+	} else {
 		l.handOff(h.addr, namespaceOf(key))
 	}
 	return h.addr, true

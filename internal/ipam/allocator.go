@@ -1,9 +1,16 @@
+// Package ipam hands out IPv4 LoadBalancer addresses from operator pools.
+//
+// It is pure address maths on net/netip with no Kubernetes dependency. Pools
+// may span millions of addresses, so nothing here ever enumerates a range:
+// the time and memory of every operation follow the number of addresses in
+// use, never the size of a pool.
 package ipam
 
 import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 )
@@ -174,3 +181,200 @@ func checkArgs(ip netip.Addr, holder string) error {
 	}
 	return nil
 }
+
+// Pool is a named set of ranges to allocate from.
+type Pool struct {
+	Name   string
+	Ranges []Range
+	// AvoidBuggyIPs keeps addresses ending in .0 or .255 from being handed
+	// out: some clients and middleboxes mistake them for network or
+	// broadcast addresses. They may still be reserved explicitly.
+	AvoidBuggyIPs bool
+}
+
+// PoolUsage counts a pool's addresses. Size is how many it can hand out and
+// InUse how many of those are held; held addresses it never hands out (.0
+// and .255 with AvoidBuggyIPs) count in neither.
+type PoolUsage struct {
+	Name        string
+	Size, InUse uint64
+}
+
+// pool is a Pool being allocated from.
+type pool struct {
+	Pool
+	slots       slots
+	spans       []*span // in address order
+	size, inUse uint64
+}
+
+// span is one range of a pool with the slots of it that are in use.
+type span struct {
+	pool        *pool
+	first, last uint32
+	lo, hi      uint64 // slots [lo, hi)
+	inUse       uint64
+	used        runSet
+}
+
+func newPool(p Pool) *pool {
+	p.Ranges = slices.Clone(p.Ranges)
+	np := &pool{Pool: p, slots: slots{avoidBuggy: p.AvoidBuggyIPs}}
+	for _, r := range p.Ranges {
+		lo, hi := np.slots.span(r)
+		np.spans = append(np.spans, &span{pool: np, first: u32(r.First), last: u32(r.Last), lo: lo, hi: hi})
+		np.size += hi - lo
+	}
+	slices.SortFunc(np.spans, func(a, b *span) int { return cmp.Compare(a.first, b.first) })
+	return np
+}
+
+func (s *span) full() bool { return s.inUse == s.hi-s.lo }
+
+// take marks a slot of s used.
+func (s *span) take(slot uint32) {
+	s.used.add(slot)
+	s.inUse++
+	s.pool.inUse++
+}
+
+// free marks a slot of s free.
+func (s *span) free(slot uint32) {
+	s.used.remove(slot)
+	s.inUse--
+	s.pool.inUse--
+}
+
+// validatePools reports every duplicate name, empty pool, invalid range and
+// overlap, naming the pool and range.
+func validatePools(pools []Pool) error {
+	var errs []error
+	var ranges []Range
+	var labels []string
+	seen := map[string]bool{}
+	for _, p := range pools {
+		if seen[p.Name] {
+			errs = append(errs, fmt.Errorf("pool %q is defined twice", p.Name))
+		}
+		seen[p.Name] = true
+		if len(p.Ranges) == 0 {
+			errs = append(errs, fmt.Errorf("pool %q has no addresses", p.Name))
+		}
+		for _, r := range p.Ranges {
+			label := fmt.Sprintf("pool %q range %s", p.Name, r)
+			if !r.valid() {
+				errs = append(errs, fmt.Errorf("%s: %w: want an IPv4 range with First <= Last", label, ErrNotIPv4))
+				continue
+			}
+			ranges, labels = append(ranges, r), append(labels, label)
+		}
+	}
+	errs = append(errs, overlaps(ranges, labels)...)
+	return errors.Join(errs...)
+}
+
+// Slots number the addresses a pool may hand out, in address order and with
+// no gaps, so that a used set can be kept as runs of consecutive slots even
+// when the pool skips every .0 and .255. Skipping by numbering, rather than by
+// testing candidates, keeps "lowest free" a single lookup: a pool full but for
+// its .0 and .255 addresses would otherwise cost one step per /24.
+type slots struct{ avoidBuggy bool }
+
+// before is the number of slots below address n (n may be 1<<32).
+func (s slots) before(n uint64) uint64 {
+	if !s.avoidBuggy {
+		return n
+	}
+	// Each /24 holds 254 slots: .1 to .254.
+	return n>>8*254 + max(n&0xff, 1) - 1
+}
+
+// of gives a's slot, or false when a is never handed out.
+func (s slots) of(a uint32) (uint32, bool) {
+	if s.avoidBuggy && (a&0xff == 0 || a&0xff == 0xff) {
+		return 0, false
+	}
+	return uint32(s.before(uint64(a))), true
+}
+
+// addr is the address of slot i.
+func (s slots) addr(i uint32) uint32 {
+	if !s.avoidBuggy {
+		return i
+	}
+	return i/254<<8 | (i%254 + 1)
+}
+
+// span gives the slots [lo, hi) of the addresses in r.
+func (s slots) span(r Range) (lo, hi uint64) {
+	return s.before(uint64(u32(r.First))), s.before(uint64(u32(r.Last)) + 1)
+}
+
+// Repool returns a new Allocator over pools that holds everything a holds:
+// every address stays with its holder whatever pool it now falls in (or
+// none), because a pool edit must never move or free an address a Service
+// already has. It reports, for messages and metrics, which held addresses
+// fall outside every new pool; they stay held, so nobody else is given them.
+//
+// Cost follows the number of held addresses, never the size of the pools. If
+// pools are invalid, Repool returns NewAllocator's error and a is untouched,
+// so the caller can keep using the old pools.
+func (a *Allocator) Repool(pools ...Pool) (next *Allocator, outside []netip.Addr, err error) {
+	next, err = NewAllocator(pools...)
+	if err != nil {
+		return nil, nil, err
+	}
+	next.holders = maps.Clone(a.holders)
+	// In address order, consecutive holdings extend one run rather than
+	// meeting as separate runs to merge, and outside comes out sorted.
+	for _, n := range slices.Sorted(maps.Keys(next.holders)) {
+		switch s, slot, ok := next.slotOf(n); {
+		case ok:
+			s.take(slot)
+		case s == nil:
+			outside = append(outside, addr(n))
+		}
+		// Otherwise n is a .0 or .255 of a pool avoiding them: inside the
+		// pool but never handed out, so held without counting as in use.
+	}
+	return next, outside, nil
+}
+
+// Holdings yields every held address with its holder, in no set order. Use
+// it as an iterator: for ip, holder := range a.Holdings { ... }.
+func (a *Allocator) Holdings(yield func(netip.Addr, string) bool) {
+	for n, h := range a.holders {
+		if !yield(addr(n), h) {
+			return
+		}
+	}
+}
+
+// InUseError says who already holds an address. It matches ErrInUse.
+type InUseError struct {
+	Addr   netip.Addr
+	Holder string
+}
+
+func (e *InUseError) Error() string {
+	return fmt.Sprintf("address %s is already held by %s", e.Addr, e.Holder)
+}
+
+func (e *InUseError) Unwrap() error { return ErrInUse }
+
+// Sentinel errors; match them with errors.Is. The returned errors wrap them
+// with the address, pool or holder involved, ready to show to a user.
+var (
+	ErrExhausted   = errors.New("no free address")
+	ErrInUse       = errors.New("address in use")
+	ErrNotInPool   = errors.New("address not in pool")
+	ErrUnknownPool = errors.New("unknown pool")
+	ErrNotIPv4     = errors.New("not an IPv4 address")
+
+	// ErrIPv6 explains why IPv6 is refused rather than just refusing it.
+	ErrIPv6 = errors.New("IPv6 is not supported: kube-keepalived-vip cannot publish IPv6 addresses (ConfigMap keys cannot contain ':')")
+)
+
+// ErrSpecial marks addresses that must never be announced as a load balancer's
+// address, whoever asks for them.
+var ErrSpecial = errors.New("special-purpose address")

@@ -2,9 +2,15 @@ package poolconfig
 
 import (
 	"errors"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/munnerz/keepalived-cloud-provider/internal/ipam"
 )
@@ -197,3 +203,115 @@ reserved: [nonsense]
 		})
 	}
 }
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "pools.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	for path, data := range map[string]string{good: example, bad: "pools: [{name: a}]"} {
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cfg, _, err := Load(good)
+	if err != nil || len(cfg.Pools) != 2 {
+		t.Fatalf("Load(good) = %v, %v", cfg, err)
+	}
+
+	_, _, err = Load(bad)
+	checkErr(t, err, "invalid pools file "+bad+":\npool \"a\": addresses: list at least one CIDR, first-last range or address", nil)
+
+	missing := filepath.Join(dir, "missing.yaml")
+	_, _, err = Load(missing)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("Load(missing) = %v; want a not-exist error naming the file", err)
+	}
+}
+
+func TestFromCIDR(t *testing.T) {
+	cfg, warnings, err := FromCIDR("10.210.38.102/30, 10.210.38.200-10.210.38.202")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{Pools: []Pool{pool("default", rng("10.210.38.101", "10.210.38.102"), rng("10.210.38.200", "10.210.38.202"))}}
+	if diff := cmp.Diff(want, cfg, addrs); diff != "" {
+		t.Errorf("config (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"10.210.38.102/30 has host bits set; using its network 10.210.38.100/30"}, warnings); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	if got, _ := cfg.Candidates("any", ""); !cmp.Equal(got, []string{"default"}) {
+		t.Errorf("Candidates = %q, want [default]", got)
+	}
+
+	_, _, err = FromCIDR("fd00::/64")
+	checkErr(t, err, `item 1 "fd00::/64": `+ipv6Reason, nil)
+}
+
+func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func rng(first, last string) ipam.Range { return ipam.Range{First: ip(first), Last: ip(last)} }
+
+// pool is an auto-assign pool serving every namespace, as a file gives by default.
+func pool(name string, ranges ...ipam.Range) Pool {
+	return Pool{Pool: ipam.Pool{Name: name, Ranges: ranges}, AutoAssign: true}
+}
+
+func serving(p Pool, namespaces ...string) Pool {
+	p.Namespaces = namespaces
+	return p
+}
+
+func manual(p Pool) Pool {
+	p.AutoAssign = false
+	return p
+}
+
+func avoiding(p Pool) Pool {
+	p.AvoidBuggyIPs = true
+	return p
+}
+
+// addrs compares netip.Addr by value, as cmp cannot see inside it.
+var addrs = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+
+func mustParse(t testing.TB, data string) *Config {
+	t.Helper()
+	cfg, _, err := Parse([]byte(data))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return cfg
+}
+
+// messages splits an errors.Join error into its messages.
+func messages(err error) []string {
+	if err == nil {
+		return nil
+	}
+	return strings.Split(err.Error(), "\n")
+}
+
+// checkErr fails unless err's text is want ("" for no error) and, when is is
+// set, err matches it.
+func checkErr(t *testing.T, err error, want string, is error) {
+	t.Helper()
+	got := ""
+	if err != nil {
+		got = err.Error()
+	}
+	if got != want {
+		t.Errorf("error = %q\nwant    %q", got, want)
+	}
+	if is != nil && !errors.Is(err, is) {
+		t.Errorf("error %q does not match %v", err, is)
+	}
+}
+
+// notLabel is apimachinery's reason a name is not a DNS-1123 label.
+func notLabel(name string) string {
+	return strings.Join(validation.IsDNS1123Label(name), "; ")
+}
+
+const ipv6Reason = "IPv6 is not supported: kube-keepalived-vip cannot publish IPv6 addresses (ConfigMap keys cannot contain ':')"

@@ -178,6 +178,9 @@ func (r *runtime) report(e ledger.Event) {
 func (r *runtime) wrote(res vipconfig.Rendered, drift vipconfig.Drift, size int) {
 	r.metrics.wrote(size)
 	r.metrics.observe(r.ledger.Stats())
+	for _, key := range res.Removed {
+		klog.V(4).InfoS("Removed ConfigMap entry no Service holds", "configMap", r.writer.String(), "key", key)
+	}
 	switch {
 	case drift.Recreated:
 		klog.InfoS("ConfigMap was deleted; re-created it with every entry", "configMap", r.writer.String())
@@ -185,6 +188,9 @@ func (r *runtime) wrote(res vipconfig.Rendered, drift vipconfig.Drift, size int)
 	case drift.Annotation:
 		klog.InfoS("Ownership annotation was removed or edited; restored it", "configMap", r.writer.String(), "annotation", vipconfig.OwnedAnnotation)
 		r.metrics.repaired("annotation")
+	}
+	if len(drift.Entries) == 0 {
+		return
 	}
 	view := r.ledger.View()
 	for _, addr := range drift.Entries {
@@ -194,9 +200,6 @@ func (r *runtime) wrote(res vipconfig.Rendered, drift vipconfig.Drift, size int)
 		r.metrics.repaired("entry")
 		ns, name := splitKey(entry.Service)
 		r.events.warn(ns, name, "ConfigMapEntryRepaired", msg)
-	}
-	for _, key := range res.Removed {
-		klog.V(2).InfoS("Removed ConfigMap entry no Service holds", "configMap", r.writer.String(), "key", key)
 	}
 }
 

@@ -122,7 +122,9 @@ func (c *ControlPlane) startEnv(opts Options) error {
 	apiServer.Configure().
 		Set("advertise-address", "127.0.0.1").
 		Set("endpoint-reconciler-type", "none").
-		Set("authorization-mode", "RBAC")
+		Set("authorization-mode", "RBAC").
+		// Room for the ClusterIPs of the benchmark's 10,000 Services (envtest's default is a /24).
+		Set("service-cluster-ip-range", "10.96.0.0/16")
 
 	c.env = &envtest.Environment{
 		BinaryAssetsDirectory:    AssetsDir(c.Root),

@@ -16,9 +16,10 @@ import (
 )
 
 // TestManifestsServerDryRun: the real API server accepts every object of manifests/
-// (and of the example kube-keepalived-vip overlay) with kubectl apply --dry-run=server.
+// (and of the node agent's base, the pools-file example and the legacy kube-keepalived-vip
+// example) with kubectl apply --dry-run=server.
 func TestManifestsServerDryRun(t *testing.T) {
-	for _, dir := range []string{"manifests", "manifests/example-keepalived-vip"} {
+	for _, dir := range []string{"manifests", "manifests/agent", "examples/pools-file", "manifests/example-keepalived-vip"} {
 		t.Run(dir, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
@@ -43,6 +44,7 @@ func TestManifestsServerDryRun(t *testing.T) {
 				for _, want := range []string{
 					"serviceaccount/keepalived-cloud-provider",
 					"deployment.apps/keepalived-cloud-provider",
+					"poddisruptionbudget.policy/keepalived-cloud-provider",
 					"clusterrole.rbac.authorization.k8s.io/keepalived-cloud-provider",
 				} {
 					if !strings.Contains(string(out), want) {

@@ -206,3 +206,62 @@ func (e *env) waitConsistent(timeout time.Duration) {
 		e.t.Fatalf("ConfigMap and Services' status disagree after %s: %s", timeout, diff)
 	}
 }
+
+// TestKilledRepeatedlyUnderChurn: the provider is SIGKILLed five times while Services are
+// being created and deleted. Afterwards nothing moved (Services that had an address keep
+// it), nothing is orphaned (no entry outlives its Service) and every Service has an
+// address that no other Service has.
+func TestKilledRepeatedlyUnderChurn(t *testing.T) {
+	e := newEnv(t, config{pool: "10.210.226.0/24"})
+	var keep []string
+	for i := 0; i < 20; i++ {
+		keep = append(keep, fmt.Sprintf("keep%02d", i))
+		e.createService(keep[i])
+	}
+	before := e.waitAddressed(keep, len(keep))
+
+	ctx, stop := context.WithCancel(context.Background())
+	churned := make(chan int)
+	go func() { churned <- e.churn(ctx) }()
+	for k := 0; k < 5; k++ {
+		time.Sleep(1500 * time.Millisecond)
+		e.killProvider()
+		e.startProvider() // waits for the killed process's lease to run out
+	}
+	stop()
+	t.Logf("%d Services created and deleted around five kills", <-churned)
+
+	list, err := e.c.CoreV1().Services(e.ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []string
+	for _, s := range list.Items {
+		if s.DeletionTimestamp == nil {
+			live = append(live, s.Name)
+		}
+	}
+	e.waitAddressed(live, len(live))
+	e.waitConsistent(assignTimeout)
+	after := e.statusAddresses(context.Background())
+	for name, ip := range before {
+		if after[name] != ip {
+			t.Errorf("%s moved from %s to %s", name, ip, after[name])
+		}
+	}
+}
+
+// churn creates a Service every 100 ms and deletes the one created five before,
+// until ctx ends; it returns how many it created.
+func (e *env) churn(ctx context.Context) int {
+	api := e.c.CoreV1().Services(e.ns)
+	n := 0
+	for ; ctx.Err() == nil; n++ {
+		_, _ = api.Create(ctx, newService(e.ns, fmt.Sprintf("churn%03d", n)), metav1.CreateOptions{})
+		if n >= 5 {
+			_ = api.Delete(ctx, fmt.Sprintf("churn%03d", n-5), metav1.DeleteOptions{})
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return n
+}

@@ -217,6 +217,21 @@ func (c *ControlPlane) Stop() error {
 	return errors.Join(errs...)
 }
 
+// RestartAPIServer stops kube-apiserver, waits down, and starts it again on the same
+// port with the same certificates and service-account keys (etcd keeps running), so
+// clients and tokens stay valid.
+func (c *ControlPlane) RestartAPIServer(down time.Duration) error {
+	api := c.env.ControlPlane.APIServer
+	if err := api.Stop(); err != nil {
+		return fmt.Errorf("stopping kube-apiserver: %w", err)
+	}
+	time.Sleep(down)
+	if err := api.Start(); err != nil {
+		return fmt.Errorf("starting kube-apiserver again: %w", err)
+	}
+	return nil
+}
+
 // FreePorts returns n distinct TCP ports that were free on 127.0.0.1 a moment ago.
 func FreePorts(n int) ([]int, error) {
 	var ports []int

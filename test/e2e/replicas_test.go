@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -264,4 +265,45 @@ func (e *env) churn(ctx context.Context) int {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return n
+}
+
+// TestAPIServerRestartMidBurst: kube-apiserver restarts while a burst of Services is
+// being created. The provider carries on without a restart of its own: every Service
+// gets an address, none twice, and the ConfigMap agrees with the statuses.
+func TestAPIServerRestartMidBurst(t *testing.T) {
+	// Upstream lease timings: the API server is down for a few seconds, less than the
+	// renew deadline, as in a rolling control-plane upgrade.
+	e := newEnv(t, config{pool: "10.210.227.0/24", args: []string{
+		"--leader-elect-lease-duration=15s", "--leader-elect-renew-deadline=10s", "--leader-elect-retry-period=2s",
+	}})
+	pid := e.p.PID()
+	names := make([]string, 100)
+	for i := range names {
+		names[i] = fmt.Sprintf("s%03d", i)
+	}
+	created := make(chan struct{})
+	go func() {
+		defer close(created)
+		for _, name := range names {
+			e.createRetrying(name)
+		}
+	}()
+	e.waitAddressed(names, 20)
+	start := time.Now()
+	if err := cp.RestartAPIServer(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kube-apiserver back after %s", time.Since(start).Round(100*time.Millisecond))
+	<-created
+	e.waitAddressed(names, len(names))
+	e.assertSameProcess(pid)
+	e.waitConsistent(assignTimeout)
+}
+
+// createRetrying creates the Service, retrying while the API server is away.
+func (e *env) createRetrying(name string) {
+	_ = wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := e.c.CoreV1().Services(e.ns).Create(ctx, newService(e.ns, name), metav1.CreateOptions{})
+		return err == nil || apierrors.IsAlreadyExists(err), nil
+	})
 }

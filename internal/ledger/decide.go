@@ -44,6 +44,12 @@ func (l *Ledger) Ensure(svc Service) (netip.Addr, uint64, error) {
 		return netip.Addr{}, 0, ErrNotReady
 	}
 	entry := vipconfig.Entry{Service: svc.Key, Method: svc.Method}
+	if h, holds := l.held[svc.Key]; holds && svc.RequestErr == nil && svc.Request == h.addr {
+		// Granted before (perhaps under older rules): the rules apply when an address
+		// is given, and taking it away now would be an outage.
+		l.keep(svc, h.addr, entry)
+		return h.addr, l.gen, nil
+	}
 	want, err := l.permitted(svc)
 	l.track(svc.Key, svc.Namespace, want, err)
 	if err != nil {

@@ -250,3 +250,16 @@ func equal(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// TestGrantedRequestStays: a Service that holds the address it asks for keeps it even
+// if today's rules would refuse the request (an upgrade from the 2017 project).
+func TestGrantedRequestStays(t *testing.T) {
+	old := svc("a/legacy", status("192.0.2.7"), asks("192.0.2.7"))
+	l, _ := newLedger(t, "10.0.0.0/29", nil, []Service{old}, nil, nil)
+	if got := ensure(t, l, old); got != "192.0.2.7" {
+		t.Errorf("a/legacy got %s, want to keep 192.0.2.7", got)
+	}
+	if _, _, err := l.Ensure(svc("a/new", asks("192.0.2.8"))); err == nil {
+		t.Error("a new request outside the pools was accepted without the operator's opt-in")
+	}
+}

@@ -58,7 +58,7 @@ func newRuntime(ctx context.Context, cfg Config, pools *poolconfig.Config, clien
 	cmInformer := factory.Core().V1().ConfigMaps()
 	r.cms, r.cmSynced = cmInformer.Lister(), cmInformer.Informer().HasSynced
 	r.writer = vipconfig.NewWriter(client, cfg.Namespace, cfg.ConfigMap, vipconfig.Hooks{
-		View: led.View, Observe: led.ObserveConfigMap, Cached: r.cachedConfigMap, Wrote: r.wrote,
+		View: led.View, Ready: led.Ready, Observe: led.ObserveConfigMap, Cached: r.cachedConfigMap, Wrote: r.wrote,
 	})
 	_, _ = cmInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { r.writer.Observed(asConfigMap(obj)) },

@@ -3,6 +3,7 @@ package vipconfig
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"sync"
 	"time"
@@ -25,6 +26,9 @@ var (
 	failureRetry = time.Second
 	// resync compares the ConfigMap with the view even when nothing signals a change.
 	resync = 30 * time.Second
+	// minGap spaces writes so that a burst of changes goes out in few writes; a lone
+	// change is written at once (the gap only delays the next write).
+	minGap = 100 * time.Millisecond
 	// writeRate bounds the bytes written per second, so that a large ConfigMap is
 	// written less often (each write carrying more changes) and etcd grows slowly.
 	writeRate = 2 << 20
@@ -44,7 +48,8 @@ func (d Drift) Any() bool { return d.Recreated || len(d.Entries) > 0 || d.Annota
 // Hooks connect the writer to the decisions it publishes and to what reports them.
 type Hooks struct {
 	View    func() View                         // what to publish
-	Observe func(Snapshot)                      // called with every version read, before rendering
+	Ready   func() bool                         // whether the view may be published yet
+	Observe func(Snapshot)                      // called with every version others wrote, before rendering
 	Cached  func() (*corev1.ConfigMap, error)   // the informer's copy (nil, nil: none)
 	Wrote   func(r Rendered, d Drift, size int) // called after each write
 }
@@ -63,10 +68,10 @@ type Writer struct {
 	published uint64        // generation of the last successful write or check
 	failedGen uint64        // generation of the last failed attempt
 	failure   error
-	last      *corev1.ConfigMap // our last write, until someone else writes
-	ours      map[string]bool   // resourceVersions of our writes
-	prev      map[string]string // the entries of ours our last write left
-	prevOwned string            // the ownership annotation our last write left
+	last      *corev1.ConfigMap    // our last write, until someone else writes
+	ours      map[string]bool      // resourceVersions of our writes
+	prev      map[netip.Addr]Entry // the entries our last write left (a view's, not copied)
+	prevOwned string               // the ownership annotation our last write left
 }
 
 // NewWriter returns a writer for namespace/name; start it with Run.
@@ -132,7 +137,10 @@ func (w *Writer) Run(ctx context.Context) {
 		}
 		size := w.sync(ctx)
 		// Pace large ConfigMaps: changes made meanwhile go out together.
-		gap := min(time.Duration(size)*time.Second/time.Duration(writeRate), maxGap)
+		gap := min(max(minGap, time.Duration(size)*time.Second/time.Duration(writeRate)), maxGap)
+		if size == 0 {
+			gap = 0 // nothing was written: nothing to space out
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -143,7 +151,7 @@ func (w *Writer) Run(ctx context.Context) {
 
 // sync brings the ConfigMap in line with the view and returns the size written.
 func (w *Writer) sync(ctx context.Context) int {
-	if !w.hooks.View().Ready {
+	if !w.hooks.Ready() {
 		return 0
 	}
 	var gen uint64
@@ -166,22 +174,24 @@ func (w *Writer) sync(ctx context.Context) int {
 
 // attempt renders the view onto the latest known version and writes it if it differs.
 func (w *Writer) attempt(ctx context.Context, fresh bool) (gen uint64, size int, err error) {
-	base, err := w.base(ctx, fresh)
+	base, ours, err := w.base(ctx, fresh)
 	if err != nil {
-		return w.hooks.View().Gen, 0, err
+		return w.hooks.View().Gen, 0, err // fails every change made so far
 	}
-	w.hooks.Observe(Read(base))
+	if !ours {
+		w.hooks.Observe(Read(base)) // someone else's version: learn their keys first
+	}
 	view := w.hooks.View()
 	r := Render(base, w.namespace, w.name, view)
 	if !r.Changed {
 		return view.Gen, 0, nil
 	}
-	drift := w.drift(base, view)
+	drift := w.drift(base, ours)
 	written, err := w.write(ctx, r.Object, base != nil)
 	if err != nil {
 		return view.Gen, 0, err
 	}
-	w.remember(written)
+	w.remember(written, view, r.Blocked)
 	size, _ = Size(written)
 	if w.hooks.Wrote != nil {
 		w.hooks.Wrote(r, drift, size)
@@ -189,39 +199,40 @@ func (w *Writer) attempt(ctx context.Context, fresh bool) (gen uint64, size int,
 	return view.Gen, size, nil
 }
 
-// base is the version to change: our last write unless someone wrote since, else
-// the informer's copy, else (after a lost race) a fresh read.
-func (w *Writer) base(ctx context.Context, fresh bool) (*corev1.ConfigMap, error) {
+// base is the version to change: our last write unless someone wrote since (ours),
+// else the informer's copy, else (after a lost race) a fresh read.
+func (w *Writer) base(ctx context.Context, fresh bool) (cm *corev1.ConfigMap, ours bool, err error) {
 	w.mu.Lock()
 	last := w.last
 	w.mu.Unlock()
-	if !fresh && last != nil {
-		return last, nil
+	switch {
+	case !fresh && last != nil:
+		return last, true, nil
+	case !fresh && w.hooks.Cached != nil:
+		cm, err = w.hooks.Cached()
+		return cm, false, err
 	}
-	if !fresh && w.hooks.Cached != nil {
-		return w.hooks.Cached()
-	}
-	cm, err := w.client.CoreV1().ConfigMaps(w.namespace).Get(ctx, w.name, metav1.GetOptions{})
+	cm, err = w.client.CoreV1().ConfigMaps(w.namespace).Get(ctx, w.name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, nil
+		return nil, false, nil
 	}
-	return cm, err
+	return cm, false, err
 }
 
-// drift compares base with what our last write left, for entries the view still holds.
-func (w *Writer) drift(base *corev1.ConfigMap, view View) Drift {
+// drift compares someone else's version with what our last write left, for the
+// entries we still publish.
+func (w *Writer) drift(base *corev1.ConfigMap, ours bool) Drift {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var d Drift
-	if len(w.prev) == 0 || (base != nil && w.ours[base.ResourceVersion]) {
+	if ours || len(w.prev) == 0 || (base != nil && w.ours[base.ResourceVersion]) {
 		return d
 	}
 	if base == nil {
 		return Drift{Recreated: true}
 	}
-	for key, value := range w.prev {
-		addr, _ := netip.ParseAddr(key)
-		if e, held := view.Entries[addr]; held && e.Value() == value && base.Data[key] != value {
+	for addr, e := range w.prev {
+		if base.Data[addr.String()] != e.Value() {
 			d.Entries = append(d.Entries, addr)
 		}
 	}
@@ -230,8 +241,8 @@ func (w *Writer) drift(base *corev1.ConfigMap, view View) Drift {
 }
 
 // remember records our write so that its echo from the informer is not mistaken
-// for someone else's edit.
-func (w *Writer) remember(cm *corev1.ConfigMap) {
+// for someone else's edit, and what it published, to tell later edits by others.
+func (w *Writer) remember(cm *corev1.ConfigMap, view View, blocked []netip.Addr) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.ours) > 256 {
@@ -239,10 +250,15 @@ func (w *Writer) remember(cm *corev1.ConfigMap) {
 	}
 	w.ours[cm.ResourceVersion] = true
 	w.last = cm
-	snap := Read(cm)
-	w.prev = make(map[string]string, len(snap.Listed))
-	for key := range snap.Listed {
-		w.prev[key] = cm.Data[key]
+	w.prev = view.Entries // the ledger hands out a fresh map with each view
+	for _, addr := range blocked {
+		if _, ok := w.prev[addr]; ok {
+			w.prev = maps.Clone(view.Entries)
+			for _, a := range blocked {
+				delete(w.prev, a)
+			}
+			break
+		}
 	}
 	w.prevOwned = cm.Annotations[OwnedAnnotation]
 }

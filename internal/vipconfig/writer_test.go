@@ -41,7 +41,7 @@ func startWriter(t *testing.T) (*Writer, *views, *fake.Clientset) {
 	t.Helper()
 	client := fake.NewClientset()
 	v := &views{entries: map[netip.Addr]Entry{}}
-	w := NewWriter(client, "kube-system", "vip-configmap", Hooks{View: v.view, Observe: func(Snapshot) {}})
+	w := NewWriter(client, "kube-system", "vip-configmap", Hooks{View: v.view, Ready: func() bool { return true }, Observe: func(Snapshot) {}})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go w.Run(ctx)
@@ -91,7 +91,7 @@ func TestWriterRepairsDeletedConfigMap(t *testing.T) {
 	client := fake.NewClientset()
 	v := &views{entries: map[netip.Addr]Entry{}}
 	drifts := make(chan Drift, 10)
-	w := NewWriter(client, "kube-system", "vip-configmap", Hooks{View: v.view, Observe: func(Snapshot) {},
+	w := NewWriter(client, "kube-system", "vip-configmap", Hooks{View: v.view, Ready: func() bool { return true }, Observe: func(Snapshot) {},
 		Wrote: func(_ Rendered, d Drift, _ int) { drifts <- d }})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 
 	"github.com/munnerz/keepalived-cloud-provider/test/controlplane"
 )
@@ -117,6 +118,9 @@ func service(name string) *corev1.Service {
 		Spec: corev1.ServiceSpec{
 			Type:  corev1.ServiceTypeLoadBalancer,
 			Ports: []corev1.ServicePort{{Port: 80}},
+			// No NodePorts: with ipMode VIP nothing needs them, and their range
+			// (2,768 ports) would cap the benchmark below 3,000 Services.
+			AllocateLoadBalancerNodePorts: ptr.To(false),
 		},
 	}
 }

@@ -100,5 +100,5 @@ func setDefaults(o *options.CloudControllerManagerOptions) {
 	// waiting on one ConfigMap write share it: more workers, fewer writes per Service.
 	o.Generic.ClientConnection.QPS = -1 // no client-side limit: the API server's priority and fairness protects itself
 	o.Generic.ClientConnection.Burst = 0
-	o.ServiceController.ConcurrentServiceSyncs = 50
+	o.ServiceController.ConcurrentServiceSyncs = 200
 }

@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -217,12 +219,25 @@ func (c *ControlPlane) Stop() error {
 	return errors.Join(errs...)
 }
 
-// RestartAPIServer stops kube-apiserver, waits down, and starts it again on the same
-// port with the same certificates and service-account keys (etcd keeps running), so
-// clients and tokens stay valid.
+// RestartAPIServer kills kube-apiserver (SIGKILL: a crash, and no graceful shutdown
+// to wait for), waits down, and starts it again on the same port with the same
+// certificates and service-account keys (etcd keeps running), so clients and tokens
+// stay valid.
 func (c *ControlPlane) RestartAPIServer(down time.Duration) error {
+	pids, err := ChildPIDs()
+	if err != nil {
+		return err
+	}
+	for _, pid := range pids {
+		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "kube-apiserver" {
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				return fmt.Errorf("killing kube-apiserver (pid %d): %w", pid, err)
+			}
+			waitReaped(pid)
+		}
+	}
 	api := c.env.ControlPlane.APIServer
-	if err := api.Stop(); err != nil {
+	if err := api.Stop(); err != nil { // reaps the killed process
 		return fmt.Errorf("stopping kube-apiserver: %w", err)
 	}
 	time.Sleep(down)
@@ -230,6 +245,16 @@ func (c *ControlPlane) RestartAPIServer(down time.Duration) error {
 		return fmt.Errorf("starting kube-apiserver again: %w", err)
 	}
 	return nil
+}
+
+// waitReaped waits (a few seconds at most) until envtest has reaped the process.
+func waitReaped(pid int) {
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // FreePorts returns n distinct TCP ports that were free on 127.0.0.1 a moment ago.

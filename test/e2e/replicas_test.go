@@ -271,8 +271,9 @@ func (e *env) churn(ctx context.Context) int {
 // being created. The provider carries on without a restart of its own: every Service
 // gets an address, none twice, and the ConfigMap agrees with the statuses.
 func TestAPIServerRestartMidBurst(t *testing.T) {
-	// Upstream lease timings: the API server is down for a few seconds, less than the
-	// renew deadline, as in a rolling control-plane upgrade.
+	// Upstream lease timings: the outage (kube-apiserver killed, restarted a second
+	// later) is shorter than the renew deadline. Past it, the upstream leader elector
+	// exits the process by design, and a restarted pod rebuilds everything (TestRestart).
 	e := newEnv(t, config{pool: "10.210.227.0/24", args: []string{
 		"--leader-elect-lease-duration=15s", "--leader-elect-renew-deadline=10s", "--leader-elect-retry-period=2s",
 	}})
@@ -295,6 +296,11 @@ func TestAPIServerRestartMidBurst(t *testing.T) {
 	}
 	t.Logf("kube-apiserver back after %s", time.Since(start).Round(100*time.Millisecond))
 	<-created
+	if list, err := e.c.CoreV1().Services(e.ns).List(context.Background(), metav1.ListOptions{}); err != nil {
+		t.Fatalf("listing Services after the restart: %v", err)
+	} else {
+		t.Logf("%d Services after the restart", len(list.Items))
+	}
 	e.waitAddressed(names, len(names))
 	e.assertSameProcess(pid)
 	e.waitConsistent(assignTimeout)

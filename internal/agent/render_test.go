@@ -11,9 +11,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/munnerz/keepalived-cloud-provider/internal/agent/keepalived"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/munnerz/keepalived-cloud-provider/internal/agent/keepalived"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")

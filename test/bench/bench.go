@@ -184,8 +184,8 @@ func (b *bench) floorCreate(ctx context.Context, name string) error {
 	if _, err := api.Patch(ctx, name, types.MergePatchType, fin, metav1.PatchOptions{}); err != nil {
 		return err
 	}
-	st := fmt.Sprintf(`{"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.1","ipMode":"VIP"}]}}}`)
-	_, err := api.Patch(ctx, name, types.MergePatchType, []byte(st), metav1.PatchOptions{}, "status")
+	st := []byte(`{"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.1","ipMode":"VIP"}]}}}`)
+	_, err := api.Patch(ctx, name, types.MergePatchType, st, metav1.PatchOptions{}, "status")
 	return err
 }
 

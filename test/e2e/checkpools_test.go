@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,8 +23,8 @@ func TestCheckPoolsCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err = exec.Command(providerBinary, "check-pools", bad).CombinedOutput()
-	exit, _ := err.(*exec.ExitError)
-	if exit == nil || exit.ExitCode() != 1 {
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 		t.Fatalf("check-pools of a bad file: %v, want exit code 1\n%s", err, out)
 	}
 	for _, want := range []string{bad, `pool "lo"`, "loopback", "pool #2: name is required"} {

@@ -349,7 +349,7 @@ func parseMetrics(body string) metricSamples {
 			continue
 		}
 		s := metricSample{labels: map[string]string{}, line: line}
-		rest := line
+		var rest string
 		if i := strings.IndexByte(line, '{'); i >= 0 {
 			j := strings.LastIndexByte(line, '}')
 			s.name = line[:i]

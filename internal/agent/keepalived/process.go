@@ -105,12 +105,11 @@ func (p *Process) runOnce(ctx context.Context) error {
 func (p *Process) stop(cmd *exec.Cmd, done <-chan error) error {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-done:
-		return nil
+	case err := <-done:
+		return ignoreSignalled(err) // exiting on SIGTERM is the point
 	case <-time.After(p.StopTimeout):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-		return fmt.Errorf("keepalived did not stop within %s after SIGTERM; killed it", p.StopTimeout)
+		return fmt.Errorf("keepalived did not stop within %s after SIGTERM; killed it: %w", p.StopTimeout, <-done)
 	}
 }
 
@@ -198,4 +197,13 @@ func (p *Process) Reload() (bool, error) {
 		return false, fmt.Errorf("signalling keepalived (pid %d) to reload: %w", p.pid, err)
 	}
 	return true, nil
+}
+
+// ignoreSignalled drops the error of a process that exited because it was told to.
+func ignoreSignalled(err error) error {
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return nil
+	}
+	return err
 }

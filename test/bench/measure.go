@@ -22,7 +22,11 @@ type phase struct {
 
 type result struct {
 	create, remove, backlog phase
+	idle                    writes // the provider's writes over idleWindow with nothing to do
 }
+
+// idleWindow is how long the idle provider is watched for writes.
+const idleWindow = 10 * time.Second
 
 // measure runs every phase for n Services.
 func (b *bench) measure(n int) (result, error) {
@@ -45,6 +49,9 @@ func (b *bench) measure(n int) (result, error) {
 		return r, err
 	}
 	if r.remove, err = b.burst(names("burst", n), b.delete, gone, r.remove.floor); err != nil {
+		return r, err
+	}
+	if r.idle, err = b.idleWrites(); err != nil {
 		return r, err
 	}
 	b.stopProvider()
@@ -94,6 +101,18 @@ func (b *bench) burst(items []string, do func(context.Context, string) error, co
 	p.cmWrites = float64(d.configMaps) / n
 	p.cmBytesPerSvc = float64(b.configMapBytesWritten(d.configMaps, cmBefore)) / n
 	return p, nil
+}
+
+// idleWrites counts the API server's writes while the provider has nothing to do.
+func (b *bench) idleWrites() (writes, error) {
+	time.Sleep(2 * time.Second) // let the last status patches land
+	before, err := b.apiserverWrites()
+	if err != nil {
+		return writes{}, err
+	}
+	time.Sleep(idleWindow)
+	after, err := b.apiserverWrites()
+	return after.minus(before), err
 }
 
 // drain creates the Services with no provider running, then starts one and times
@@ -199,6 +218,7 @@ func median(rs []result) result {
 		create:  pick(func(r result) phase { return r.create }),
 		remove:  pick(func(r result) phase { return r.remove }),
 		backlog: pick(func(r result) phase { return r.backlog }),
+		idle:    rs[len(rs)/2].idle,
 	}
 }
 
@@ -212,7 +232,9 @@ func (r result) print(n, rounds int) {
 			row.name, seconds(row.p.floor), seconds(row.p.wall), row.p.wall.Seconds()/row.p.floor.Seconds(),
 			seconds(row.p.p50), seconds(row.p.p99), row.p.apiWrites, row.p.cmWrites, row.p.cmBytesPerSvc, row.p.cpu.Seconds())
 	}
-	fmt.Printf("  %-13s all addressed %s after the provider started\n\n", "backlog drain", seconds(r.backlog.wall))
+	fmt.Printf("  %-13s all addressed %s after the provider started\n", "backlog drain", seconds(r.backlog.wall))
+	fmt.Printf("  %-13s %d writes in %s, of which %d renew the leader-election lease: %v\n\n", "idle",
+		r.idle.total, idleWindow, r.idle.byKind["PUT leases/"], r.idle.byKind)
 }
 
 func (r backlogResult) print(n int) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/munnerz/keepalived-cloud-provider/internal/ipam"
@@ -18,8 +19,8 @@ import (
 
 // Service is what the ledger needs to know of a Kubernetes Service.
 type Service struct {
-	Key        string     // "<namespace>/<name>"
-	Namespace  string     //
+	Key        string // "<namespace>/<name>"
+	Namespace  string
 	Wants      bool       // type LoadBalancer without a loadBalancerClass
 	Status     netip.Addr // the IPv4 address in status.loadBalancer, if any
 	Request    netip.Addr // the address it asks for, if any
@@ -83,7 +84,7 @@ type Ledger struct {
 	gen      uint64                // bumped on every change of the view
 	ready    bool                  // rebuilt from the cluster
 	outside  map[netip.Addr]bool   // held addresses outside every pool, reported once
-	repaired func(Event)           // reports what the caller should tell users
+	report   func(Event)           // tells the caller what people should hear of
 }
 
 // New returns an empty ledger that refuses decisions until Rebuild.
@@ -95,7 +96,7 @@ func New(opts Options, report func(Event)) (*Ledger, error) {
 	if report == nil {
 		report = func(Event) {}
 	}
-	return &Ledger{opts: opts, alloc: alloc, repaired: report, held: map[string]*holding{},
+	return &Ledger{opts: opts, alloc: alloc, report: report, held: map[string]*holding{},
 		requests: map[string]request{}, foreign: map[netip.Addr]string{}, clashes: map[netip.Addr]string{},
 		outside: map[netip.Addr]bool{}}, nil
 }
@@ -112,7 +113,8 @@ func (l *Ledger) Ready() bool {
 	return l.ready
 }
 
-// Holds reports whether the Service holds addr and nothing blocks its entry.
+// Holds reports whether the Service holds addr (published, or blocked by a key
+// someone else wrote, which the Service keeps all the same).
 func (l *Ledger) Holds(key string, addr netip.Addr) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -215,10 +217,6 @@ func entrySize(addr netip.Addr, e vipconfig.Entry) Size {
 }
 
 func namespaceOf(key string) string {
-	for i := 0; i < len(key); i++ {
-		if key[i] == '/' {
-			return key[:i]
-		}
-	}
-	return key
+	ns, _, _ := strings.Cut(key, "/")
+	return ns
 }

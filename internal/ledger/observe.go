@@ -93,7 +93,7 @@ func (l *Ledger) adopt(snap vipconfig.Snapshot, services map[string]*Service) {
 			l.hold(entry.Service, addr, entry, false)
 		case holds && l.held[entry.Service].addr == addr:
 		default:
-			l.repaired(Event{Service: entry.Service, Addr: addr, Kind: Stale, Message: fmt.Sprintf(
+			l.report(Event{Service: entry.Service, Addr: addr, Kind: Stale, Message: fmt.Sprintf(
 				"ConfigMap %s lists %s for %s, which no Service holds; the entry is removed", l.opts.ConfigMap, addr, entry.Service)})
 		}
 	}
@@ -156,7 +156,7 @@ func (l *Ledger) foreignAppeared(addr netip.Addr, value string) {
 	case taken && held && h.addr == addr && h.confirmed:
 		l.clashes[addr] = holder
 		l.gen++
-		l.repaired(Event{Service: holder, Addr: addr, Kind: Clash, Message: fmt.Sprintf(
+		l.report(Event{Service: holder, Addr: addr, Kind: Clash, Message: fmt.Sprintf(
 			"ConfigMap %s has the key %s with value %q, written by someone else, for this Service's address; the Service keeps %s and the key is left alone: remove the key so that the entry can be published",
 			l.opts.ConfigMap, addr, value, addr)})
 		return
@@ -214,7 +214,7 @@ func (l *Ledger) ServiceGone(key string) {
 	}
 	l.track(key, namespaceOf(key), netip.Addr{}, nil)
 	if addr, held := l.drop(key); held {
-		l.repaired(Event{Service: key, Addr: addr, Kind: Orphan, Message: fmt.Sprintf(
+		l.report(Event{Service: key, Addr: addr, Kind: Orphan, Message: fmt.Sprintf(
 			"Service %s was deleted without releasing %s (was its finalizer removed by hand?); the entry is removed and the address freed", key, addr)})
 	}
 }
@@ -256,7 +256,7 @@ func (l *Ledger) reportOutside() {
 			delete(l.outside, h.addr)
 		case !l.outside[h.addr]:
 			l.outside[h.addr] = true
-			l.repaired(Event{Service: key, Addr: h.addr, Kind: Outside,
+			l.report(Event{Service: key, Addr: h.addr, Kind: Outside,
 				Message: "Address lies outside every pool now; it stays with its Service and is not handed to anyone else"})
 		}
 	}

@@ -14,13 +14,9 @@ import (
 
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/labels"
-)
 
-// setting is one configuration value: its flag, its environment variable and its default.
-type setting struct {
-	flag, env, fallback, usage string
-	value                      *string
-}
+	"github.com/munnerz/keepalived-cloud-provider/internal/setting"
+)
 
 // Options holds the raw settings as given on the command line or in the environment.
 type Options struct {
@@ -34,54 +30,40 @@ type Options struct {
 // DefaultHealthCheckURL is kube-proxy's health endpoint on the node.
 const DefaultHealthCheckURL = "http://127.0.0.1:10256/healthz"
 
-func (o *Options) settings() []setting {
-	return []setting{
-		{"kubeconfig", "KUBECONFIG", "", "Kubeconfig file; empty means the in-cluster ServiceAccount.", &o.Kubeconfig},
-		{"keepalived-namespace", "KEEPALIVED_NAMESPACE", "kube-system", "Namespace of the VIP ConfigMap (the provider's setting of the same name).", &o.Namespace},
-		{"keepalived-config-map", "KEEPALIVED_CONFIG_MAP", "vip-configmap", "Name of the VIP ConfigMap.", &o.ConfigMap},
-		{"node-name", "NODE_NAME", "", "This node's name: its place in the priority rotation. Default: the host name.", &o.NodeName},
-		{"interface", "KEEPALIVED_INTERFACE", "", "Interface that carries the VIPs and the VRRP adverts. Default: the interface of the IPv4 default route.", &o.Interface},
-		{"vrrp-instances", "KEEPALIVED_VRRP_INSTANCES", "4", "Number of VRRP instances the VIPs are spread over (1-255).", &o.Instances},
-		{"virtual-router-id-base", "KEEPALIVED_VIRTUAL_ROUTER_ID_BASE", "50", "Virtual router ID of the first instance; instance k uses base+k. Keep clear of other VRRP users on the segment.", &o.RouterIDBase},
-		{"advert-interval", "KEEPALIVED_ADVERT_INTERVAL", "1", "VRRP advert interval in seconds; a dead master is replaced after about 3.5 intervals.", &o.AdvertInt},
-		{"peers", "KEEPALIVED_PEERS", "", "Static peers as name=IPv4 pairs, comma separated, this node included: the priority rotation, and the unicast peers with --unicast.", &o.Peers},
-		{"peer-node-selector", "KEEPALIVED_PEER_NODE_SELECTOR", "", "Label selector of the Nodes that run the agent: their names form the priority rotation and their InternalIPs the unicast peers. Needs list/watch on Nodes.", &o.PeerNodeSelector},
-		{"unicast", "KEEPALIVED_UNICAST", "false", "Send VRRP adverts to the peers by unicast instead of multicast (for networks that drop multicast).", &o.Unicast},
-		{"health-check-url", "KEEPALIVED_HEALTH_CHECK_URL", DefaultHealthCheckURL, "URL of the local service proxy's health check; while it fails the node's priority drops below every healthy node. Empty turns the check off.", &o.HealthCheckURL},
-		{"health-check-interval", "KEEPALIVED_HEALTH_CHECK_INTERVAL", "2s", "How often the health check runs; three failures in a row make the node unhealthy.", &o.HealthCheckInterval},
-		{"config-dir", "KEEPALIVED_CONFIG_DIR", "/run/keepalived-vip-agent", "Directory for keepalived.conf, pid files, the notify FIFO and the health file.", &o.ConfigDir},
-		{"keepalived-command", "KEEPALIVED_COMMAND", "keepalived", "Command that starts keepalived, split on spaces (e.g. \"ip netns exec node1 keepalived\").", &o.KeepalivedCommand},
-		{"ip-command", "KEEPALIVED_IP_COMMAND", "ip", "iproute2 command for the same network namespace as keepalived, split on spaces (e.g. \"ip -n node1\").", &o.IPCommand},
-		{"listen-address", "KEEPALIVED_AGENT_LISTEN_ADDRESS", ":9742", "host:port serving /healthz and /metrics (plain HTTP).", &o.ListenAddress},
+func (o *Options) settings() []setting.Setting {
+	return []setting.Setting{
+		{Flag: "kubeconfig", Env: "KUBECONFIG", Usage: "Kubeconfig file; empty means the in-cluster ServiceAccount.", Value: &o.Kubeconfig},
+		{Flag: "keepalived-namespace", Env: "KEEPALIVED_NAMESPACE", Default: "kube-system", Usage: "Namespace of the VIP ConfigMap (the provider's setting of the same name).", Value: &o.Namespace},
+		{Flag: "keepalived-config-map", Env: "KEEPALIVED_CONFIG_MAP", Default: "vip-configmap", Usage: "Name of the VIP ConfigMap.", Value: &o.ConfigMap},
+		{Flag: "node-name", Env: "NODE_NAME", Usage: "This node's name: its place in the priority rotation. Default: the host name.", Value: &o.NodeName},
+		{Flag: "interface", Env: "KEEPALIVED_INTERFACE", Usage: "Interface that carries the VIPs and the VRRP adverts. Default: the interface of the IPv4 default route.", Value: &o.Interface},
+		{Flag: "vrrp-instances", Env: "KEEPALIVED_VRRP_INSTANCES", Default: "4", Usage: "Number of VRRP instances the VIPs are spread over (1-255).", Value: &o.Instances},
+		{Flag: "virtual-router-id-base", Env: "KEEPALIVED_VIRTUAL_ROUTER_ID_BASE", Default: "50", Usage: "Virtual router ID of the first instance; instance k uses base+k. Keep clear of other VRRP users on the segment.", Value: &o.RouterIDBase},
+		{Flag: "advert-interval", Env: "KEEPALIVED_ADVERT_INTERVAL", Default: "1", Usage: "VRRP advert interval in seconds; a dead master is replaced after about 3.5 intervals.", Value: &o.AdvertInt},
+		{Flag: "peers", Env: "KEEPALIVED_PEERS", Usage: "Static peers as name=IPv4 pairs, comma separated, this node included: the priority rotation, and the unicast peers with --unicast.", Value: &o.Peers},
+		{Flag: "peer-node-selector", Env: "KEEPALIVED_PEER_NODE_SELECTOR", Usage: "Label selector of the Nodes that run the agent: their names form the priority rotation and their InternalIPs the unicast peers. Needs list/watch on Nodes.", Value: &o.PeerNodeSelector},
+		{Flag: "unicast", Env: "KEEPALIVED_UNICAST", Default: "false", Usage: "Send VRRP adverts to the peers by unicast instead of multicast (for networks that drop multicast).", Value: &o.Unicast},
+		{Flag: "health-check-url", Env: "KEEPALIVED_HEALTH_CHECK_URL", Default: DefaultHealthCheckURL, Usage: "URL of the local service proxy's health check; while it fails the node's priority drops below every healthy node. Empty turns the check off.", Value: &o.HealthCheckURL, EmptyAllowed: true},
+		{Flag: "health-check-interval", Env: "KEEPALIVED_HEALTH_CHECK_INTERVAL", Default: "2s", Usage: "How often the health check runs; three failures in a row make the node unhealthy.", Value: &o.HealthCheckInterval},
+		{Flag: "config-dir", Env: "KEEPALIVED_CONFIG_DIR", Default: "/run/keepalived-vip-agent", Usage: "Directory for keepalived.conf, pid files, the notify FIFO and the health file.", Value: &o.ConfigDir},
+		{Flag: "keepalived-command", Env: "KEEPALIVED_COMMAND", Default: "keepalived", Usage: "Command that starts keepalived, split on spaces (e.g. \"ip netns exec node1 keepalived\").", Value: &o.KeepalivedCommand},
+		{Flag: "ip-command", Env: "KEEPALIVED_IP_COMMAND", Default: "ip", Usage: "iproute2 command for the same network namespace as keepalived, split on spaces (e.g. \"ip -n node1\").", Value: &o.IPCommand},
+		{Flag: "listen-address", Env: "KEEPALIVED_AGENT_LISTEN_ADDRESS", Default: ":9742", Usage: "host:port serving /healthz and /metrics (plain HTTP).", Value: &o.ListenAddress},
 	}
 }
 
 // AddFlags registers the flags. Their defaults are empty so that an unset flag falls
 // back to the environment variable, then to the built-in default.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
-	for _, s := range o.settings() {
-		usage := fmt.Sprintf("%s Overrides $%s.", s.usage, s.env)
-		if s.fallback != "" {
-			usage += fmt.Sprintf(" Default %q.", s.fallback)
-		}
-		fs.StringVar(s.value, s.flag, "", usage)
-	}
+	setting.AddFlags(fs, o.settings())
 	fs.Lookup("unicast").NoOptDefVal = "true" // --unicast alone means true
 }
 
 // Complete fills every setting not given as a flag from the environment, else the
 // default. A flag or variable given as "" stays empty (that turns the health check off).
 func (o *Options) Complete(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) {
-	for _, s := range o.settings() {
-		if fs != nil && fs.Changed(s.flag) {
-			continue
-		}
-		if v, ok := lookupEnv(s.env); ok && (v != "" || s.flag == "health-check-url") {
-			*s.value = v
-		} else {
-			*s.value = s.fallback
-		}
-	}
+	given := func(s setting.Setting) bool { return fs != nil && fs.Changed(s.Flag) }
+	setting.Complete(o.settings(), given, lookupEnv)
 }
 
 // Config is the validated configuration.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/munnerz/keepalived-cloud-provider/internal/poolconfig"
 	"github.com/munnerz/keepalived-cloud-provider/internal/vipconfig"
+
+	"github.com/munnerz/keepalived-cloud-provider/internal/setting"
 )
 
 // Environment variables, compatible with the 2017 provider. Each has a flag that wins over it.
@@ -25,53 +27,33 @@ const (
 	EnvClusterIPs    = "KEEPALIVED_SERVICE_CLUSTER_IP_RANGE"
 )
 
-// setting is one configuration value: its flag, its environment variable and its default.
-type setting struct {
-	flag, env, fallback, usage string
-	value                      *string
-}
-
 // Options holds the raw keepalived settings as given on the command line or in the environment.
 type Options struct {
 	ServiceCIDR, Namespace, ConfigMap, ForwardMethod, PoolsFile, AllowOutside, ClusterIPs string
 }
 
-func (o *Options) settings() []setting {
-	return []setting{
-		{"keepalived-service-cidr", EnvServiceCIDR, "", "Addresses to hand out: comma-separated IPv4 CIDRs and first-last ranges, as one pool for every namespace. Give this or a pools file.", &o.ServiceCIDR},
-		{"keepalived-namespace", EnvNamespace, "kube-system", "Namespace of the kube-keepalived-vip ConfigMap.", &o.Namespace},
-		{"keepalived-config-map", EnvConfigMap, "vip-configmap", "Name of the kube-keepalived-vip ConfigMap.", &o.ConfigMap},
-		{"keepalived-default-forward-method", EnvForwardMethod, string(vipconfig.NAT), "Forward method for Services without the k8s.co/keepalived-forward-method annotation: NAT, DR or PROXY.", &o.ForwardMethod},
-		{"keepalived-pools-file", EnvPoolsFile, "", "YAML file of named address pools (see the README); re-read when it changes. Give this or a service CIDR.", &o.PoolsFile},
-		{"keepalived-allow-requests-outside-pools", EnvAllowOutside, "false", "Let Services request addresses outside every pool (the 2017 behaviour): any namespace may then claim any address not otherwise refused.", &o.AllowOutside},
-		{"keepalived-service-cluster-ip-range", EnvClusterIPs, "", "The cluster's Service CIDRs (kube-apiserver --service-cluster-ip-range), comma separated: never handed out, even on request.", &o.ClusterIPs},
+func (o *Options) settings() []setting.Setting {
+	return []setting.Setting{
+		{Flag: "keepalived-service-cidr", Env: EnvServiceCIDR, Usage: "Addresses to hand out: comma-separated IPv4 CIDRs and first-last ranges, as one pool for every namespace. Give this or a pools file.", Value: &o.ServiceCIDR},
+		{Flag: "keepalived-namespace", Env: EnvNamespace, Default: "kube-system", Usage: "Namespace of the kube-keepalived-vip ConfigMap.", Value: &o.Namespace},
+		{Flag: "keepalived-config-map", Env: EnvConfigMap, Default: "vip-configmap", Usage: "Name of the kube-keepalived-vip ConfigMap.", Value: &o.ConfigMap},
+		{Flag: "keepalived-default-forward-method", Env: EnvForwardMethod, Default: string(vipconfig.NAT), Usage: "Forward method for Services without the k8s.co/keepalived-forward-method annotation: NAT, DR or PROXY.", Value: &o.ForwardMethod},
+		{Flag: "keepalived-pools-file", Env: EnvPoolsFile, Usage: "YAML file of named address pools (see the README); re-read when it changes. Give this or a service CIDR.", Value: &o.PoolsFile},
+		{Flag: "keepalived-allow-requests-outside-pools", Env: EnvAllowOutside, Default: "false", Usage: "Let Services request addresses outside every pool (the 2017 behaviour): any namespace may then claim any address not otherwise refused.", Value: &o.AllowOutside},
+		{Flag: "keepalived-service-cluster-ip-range", Env: EnvClusterIPs, Usage: "The cluster's Service CIDRs (kube-apiserver --service-cluster-ip-range), comma separated: never handed out, even on request.", Value: &o.ClusterIPs},
 	}
 }
 
 // AddFlags registers the flags. Their defaults are empty so that an unset flag falls back
 // to the environment variable, then to the built-in default.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
-	for _, s := range o.settings() {
-		usage := fmt.Sprintf("%s Overrides $%s.", s.usage, s.env)
-		if s.fallback != "" {
-			usage += fmt.Sprintf(" Default %q.", s.fallback)
-		}
-		fs.StringVar(s.value, s.flag, "", usage)
-	}
+	setting.AddFlags(fs, o.settings())
 }
 
 // Complete fills every setting not given as a flag from the environment or the default.
 func (o *Options) Complete(lookupEnv func(string) (string, bool)) {
-	for _, s := range o.settings() {
-		if *s.value != "" {
-			continue
-		}
-		if v, ok := lookupEnv(s.env); ok && v != "" {
-			*s.value = v
-		} else {
-			*s.value = s.fallback
-		}
-	}
+	given := func(s setting.Setting) bool { return *s.Value != "" }
+	setting.Complete(o.settings(), given, lookupEnv)
 }
 
 // Config is the validated configuration.
@@ -92,8 +74,8 @@ const OutsideHint = EnvAllowOutside + "=true, flag --keepalived-allow-requests-o
 // variable, flag and bad value. Warnings are for inputs it could correct.
 func (o *Options) Validate() (Config, []string, error) {
 	var errs []error
-	bad := func(s setting, why string) {
-		errs = append(errs, fmt.Errorf("%s (--%s) %q: %s", s.env, s.flag, *s.value, why))
+	bad := func(s setting.Setting, why string) {
+		errs = append(errs, fmt.Errorf("%s (--%s) %q: %s", s.Env, s.Flag, *s.Value, why))
 	}
 	all := o.settings()
 	cfg := Config{Namespace: o.Namespace, ConfigMap: o.ConfigMap}
@@ -103,14 +85,14 @@ func (o *Options) Validate() (Config, []string, error) {
 	cidr, file := strings.TrimSpace(o.ServiceCIDR), strings.TrimSpace(o.PoolsFile)
 	switch {
 	case cidr != "" && file != "":
-		bad(all[0], fmt.Sprintf("give either this or %s (--%s, %q), not both", all[4].env, all[4].flag, file))
+		bad(all[0], fmt.Sprintf("give either this or %s (--%s, %q), not both", all[4].Env, all[4].Flag, file))
 	case file != "":
 		cfg.PoolsFile = file
 		if cfg.Pools, warnings, err = poolconfig.Load(file); err != nil {
 			bad(all[4], err.Error())
 		}
 	case cidr == "":
-		bad(all[0], fmt.Sprintf("required unless %s is set: the addresses to hand out, for example 10.210.38.64/26 or 10.210.38.65-10.210.38.90", all[4].env))
+		bad(all[0], fmt.Sprintf("required unless %s is set: the addresses to hand out, for example 10.210.38.64/26 or 10.210.38.65-10.210.38.90", all[4].Env))
 	default:
 		if cfg.Pools, warnings, err = poolconfig.FromCIDR(cidr); err != nil {
 			bad(all[0], err.Error())

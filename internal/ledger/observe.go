@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -81,7 +82,7 @@ func (l *Ledger) Rebuild(services []Service, snap vipconfig.Snapshot) error {
 
 // adopt holds the entries of ours that name a Service waiting for its status.
 func (l *Ledger) adopt(snap vipconfig.Snapshot, services map[string]*Service) {
-	for _, key := range slices.Sorted(mapsKeys(snap.Listed)) {
+	for _, key := range slices.Sorted(maps.Keys(snap.Listed)) {
 		addr, entry, err := vipconfig.ParseEntry(key, snap.Data[key])
 		if err != nil {
 			continue // an edited value: repaired or reported once the view is published
@@ -258,16 +259,6 @@ func (l *Ledger) reportOutside() {
 			l.outside[h.addr] = true
 			l.report(Event{Service: key, Addr: h.addr, Kind: Outside,
 				Message: "Address lies outside every pool now; it stays with its Service and is not handed to anyone else"})
-		}
-	}
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
 		}
 	}
 }

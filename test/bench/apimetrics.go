@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/munnerz/keepalived-cloud-provider/internal/vipconfig"
 )
 
 type svcT = corev1.Service
@@ -80,13 +82,7 @@ func (b *bench) configMapBytes() int {
 	if err != nil {
 		return 0
 	}
-	size := 0
-	for k, v := range cm.Data {
-		size += len(k) + len(v)
-	}
-	for k, v := range cm.Annotations {
-		size += len(k) + len(v)
-	}
+	size, _ := vipconfig.Size(cm)
 	return size
 }
 

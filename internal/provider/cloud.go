@@ -41,32 +41,37 @@ func NewCloud(cfg Config, m *Metrics) *Cloud { return &Cloud{cfg: cfg, metrics: 
 // a standby may have waited for hours.
 func (c *Cloud) Initialize(clients cloudprovider.ControllerClientBuilder, stop <-chan struct{}) {
 	client := clients.ClientOrDie("keepalived-cloud-provider")
-	pools := c.cfg.Pools
+	pools, seen := c.cfg.Pools, ""
 	if c.cfg.PoolsFile != "" {
-		pools = c.currentPools(pools)
+		pools, seen = c.currentPools(pools)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-stop; cancel() }()
 	c.run = newRuntime(ctx, c.cfg, pools, client, c.metrics)
 	c.lb = c.run.lb
 	if c.cfg.PoolsFile != "" {
-		go c.run.watchPoolsFile(c.cfg.PoolsFile, poolsFilePoll, stop)
+		go c.run.watchPoolsFile(c.cfg.PoolsFile, poolsFilePoll, seen, stop)
 	}
 }
 
-// currentPools reads the pools file as it is now; if it no longer validates, the
-// pools read at start stay in force.
-func (c *Cloud) currentPools(atStart *poolconfig.Config) *poolconfig.Config {
-	pools, warnings, err := poolconfig.Load(c.cfg.PoolsFile)
+// currentPools reads the pools file as it is now; if it no longer reads or validates,
+// the pools read at start stay in force. content is what the watcher starts from.
+func (c *Cloud) currentPools(atStart *poolconfig.Config) (pools *poolconfig.Config, content string) {
+	path := c.cfg.PoolsFile
+	content, data, err := readPoolsFile(path)
+	if err == nil {
+		var warnings []string
+		pools, warnings, err = poolconfig.Parse(data)
+		for _, w := range warnings {
+			klog.InfoS("Adjusted pools file entry", "file", path, "warning", w)
+		}
+	}
 	if err != nil {
-		klog.ErrorS(err, "Pools file is invalid now; using the pools read at start", "file", c.cfg.PoolsFile)
+		klog.ErrorS(err, "Pools file is unreadable or invalid now; using the pools read at start", "file", path)
 		c.metrics.reloadFailures.Inc()
-		return atStart
+		return atStart, content
 	}
-	for _, w := range warnings {
-		klog.InfoS("Adjusted pools file entry", "file", c.cfg.PoolsFile, "warning", w)
-	}
-	return pools
+	return pools, content
 }
 
 // SetInformers hooks the ledger to the Services informer the controller manager

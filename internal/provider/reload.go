@@ -14,22 +14,16 @@ import (
 // (not watching inodes) follows the symlink swaps of a mounted ConfigMap.
 const poolsFilePoll = 2 * time.Second
 
-// watchPoolsFile applies each new content of path until stop closes. A file that does
-// not read or validate leaves the pools in force as they are. The first read counts
-// as a change: the file may have changed since Initialize read it.
-func (r *runtime) watchPoolsFile(path string, every time.Duration, stop <-chan struct{}) {
-	var last string
-	seen := false
+// watchPoolsFile applies each new content of path until stop closes, starting from
+// the content Initialize read as it started leading. A file that does not read or
+// validate leaves the pools in force as they are.
+func (r *runtime) watchPoolsFile(path string, every time.Duration, last string, stop <-chan struct{}) {
 	wait.Until(func() {
-		data, err := os.ReadFile(path)
-		content := string(data)
-		if err != nil {
-			content = "\x00" + err.Error() // report each distinct failure once
-		}
-		if seen && content == last {
+		content, data, err := readPoolsFile(path)
+		if content == last {
 			return
 		}
-		seen, last = true, content
+		last = content
 		if err != nil {
 			klog.ErrorS(err, "Cannot read the pools file; keeping the pools in force", "file", path)
 			r.metrics.reloadFailures.Inc()
@@ -37,6 +31,15 @@ func (r *runtime) watchPoolsFile(path string, every time.Duration, stop <-chan s
 		}
 		r.applyPoolsFile(path, data)
 	}, every, stop)
+}
+
+// readPoolsFile reads the file; content tells one version (or one failure) from another.
+func readPoolsFile(path string) (content string, data []byte, err error) {
+	data, err = os.ReadFile(path)
+	if err != nil {
+		return "\x00" + err.Error(), nil, err // report each distinct failure once
+	}
+	return string(data), data, nil
 }
 
 func (r *runtime) applyPoolsFile(path string, data []byte) {

@@ -148,10 +148,13 @@ func (r *runtime) sweepOrphans(lister corelisters.ServiceLister) {
 			_, err := lister.Services(ns).Get(name)
 			return !apierrors.IsNotFound(err)
 		}
-		for _, key := range r.ledger.Orphans(exists) {
+		orphans := r.ledger.Orphans(exists)
+		for _, key := range orphans {
 			r.ledger.ServiceGone(key)
 		}
-		r.writer.Kick()
+		if len(orphans) > 0 {
+			r.writer.Kick() // otherwise there is nothing to write: the writer resyncs on its own
+		}
 	}
 }
 

@@ -26,14 +26,14 @@ controlplane: ## Build kube-apiserver, kubectl and etcd into bin/controlplane (o
 .PHONY: test
 test: controlplane ## Run unit and integration tests (builds the local control plane first).
 	go vet ./...
-	go test -count=1 -timeout 30m ./...
+	go test -race -count=1 -timeout 30m ./...
 
 .PHONY: bench
 bench: bench-micro bench-apiserver ## Run every benchmark: in-process figures, then against a real API server.
 
 .PHONY: bench-micro
 bench-micro: ## Allocator and ConfigMap rendering benchmarks (ns/op, B/op), 5 runs each.
-	go test -run '^$$' -bench . -benchmem -count 5 ./internal/ipam ./internal/vipconfig
+	go test -run '^$$' -bench . -benchmem -count 5 ./pkg/ipam ./pkg/vipconfig
 
 .PHONY: bench-apiserver
 bench-apiserver: controlplane ## The provider against kube-apiserver + etcd: bursts of 1000 and 3000, backlogs (BENCH_ARGS to change).
@@ -41,12 +41,12 @@ bench-apiserver: controlplane ## The provider against kube-apiserver + etcd: bur
 
 .PHONY: fuzz
 fuzz: ## Fuzz each parser, the allocator and the ledger for 30s each.
-	go test -run '^$$' -fuzz '^FuzzParseRanges$$' -fuzztime 30s ./internal/ipam
-	go test -run '^$$' -fuzz '^FuzzAllocator$$' -fuzztime 30s ./internal/ipam
-	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./internal/poolconfig
-	go test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime 30s ./internal/vipconfig
-	go test -run '^$$' -fuzz '^FuzzLedger$$' -fuzztime 30s ./internal/ledger
-	go test -run '^$$' -fuzz '^FuzzParseValue$$' -fuzztime 30s ./internal/vipconfig
+	go test -run '^$$' -fuzz '^FuzzParseRanges$$' -fuzztime 30s ./pkg/ipam
+	go test -run '^$$' -fuzz '^FuzzAllocator$$' -fuzztime 30s ./pkg/ipam
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./pkg/poolconfig
+	go test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime 30s ./pkg/vipconfig
+	go test -run '^$$' -fuzz '^FuzzLedger$$' -fuzztime 30s ./pkg/ledger
+	go test -run '^$$' -fuzz '^FuzzParseValue$$' -fuzztime 30s ./pkg/vipconfig
 
 .PHONY: lint
 lint: ## Run golangci-lint (pinned, through go run).

@@ -22,8 +22,8 @@ import (
 	_ "k8s.io/component-base/metrics/prometheus/version"  // build info on /metrics
 	"k8s.io/klog/v2"
 
-	"github.com/munnerz/keepalived-cloud-provider/internal/poolconfig"
-	"github.com/munnerz/keepalived-cloud-provider/internal/provider"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/provider"
 )
 
 func main() {

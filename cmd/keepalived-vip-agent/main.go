@@ -19,7 +19,7 @@ import (
 	"k8s.io/component-base/version/verflag"
 	"k8s.io/klog/v2"
 
-	"github.com/munnerz/keepalived-cloud-provider/internal/agent"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/agent"
 )
 
 func main() {

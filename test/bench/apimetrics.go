@@ -8,7 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/munnerz/keepalived-cloud-provider/internal/vipconfig"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
 
 type svcT = corev1.Service

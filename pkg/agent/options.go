@@ -1,0 +1,241 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/munnerz/keepalived-cloud-provider/pkg/setting"
+)
+
+// Options holds the raw settings as given on the command line or in the environment.
+type Options struct {
+	Kubeconfig, Namespace, ConfigMap, NodeName, Interface  string
+	Instances, RouterIDBase, AdvertInt                     string
+	Peers, PeerNodeSelector, Unicast                       string
+	HealthCheckURL, HealthCheckInterval                    string
+	ConfigDir, KeepalivedCommand, IPCommand, ListenAddress string
+}
+
+// DefaultHealthCheckURL is kube-proxy's health endpoint on the node.
+const DefaultHealthCheckURL = "http://127.0.0.1:10256/healthz"
+
+func (o *Options) settings() []setting.Setting {
+	return []setting.Setting{
+		{Flag: "kubeconfig", Env: "KUBECONFIG", Usage: "Kubeconfig file; empty means the in-cluster ServiceAccount.", Value: &o.Kubeconfig},
+		{Flag: "keepalived-namespace", Env: "KEEPALIVED_NAMESPACE", Default: "kube-system", Usage: "Namespace of the VIP ConfigMap (the provider's setting of the same name).", Value: &o.Namespace},
+		{Flag: "keepalived-config-map", Env: "KEEPALIVED_CONFIG_MAP", Default: "vip-configmap", Usage: "Name of the VIP ConfigMap.", Value: &o.ConfigMap},
+		{Flag: "node-name", Env: "NODE_NAME", Usage: "This node's name: its place in the priority rotation. Default: the host name.", Value: &o.NodeName},
+		{Flag: "interface", Env: "KEEPALIVED_INTERFACE", Usage: "Interface that carries the VIPs and the VRRP adverts. Default: the interface of the IPv4 default route.", Value: &o.Interface},
+		{Flag: "vrrp-instances", Env: "KEEPALIVED_VRRP_INSTANCES", Default: "4", Usage: "Number of VRRP instances the VIPs are spread over (1-255).", Value: &o.Instances},
+		{Flag: "virtual-router-id-base", Env: "KEEPALIVED_VIRTUAL_ROUTER_ID_BASE", Default: "50", Usage: "Virtual router ID of the first instance; instance k uses base+k. Keep clear of other VRRP users on the segment.", Value: &o.RouterIDBase},
+		{Flag: "advert-interval", Env: "KEEPALIVED_ADVERT_INTERVAL", Default: "1", Usage: "VRRP advert interval in seconds; a dead master is replaced after about 3.5 intervals.", Value: &o.AdvertInt},
+		{Flag: "peers", Env: "KEEPALIVED_PEERS", Usage: "Static peers as name=IPv4 pairs, comma separated, this node included: the priority rotation, and the unicast peers with --unicast.", Value: &o.Peers},
+		{Flag: "peer-node-selector", Env: "KEEPALIVED_PEER_NODE_SELECTOR", Usage: "Label selector of the Nodes that run the agent: their names form the priority rotation and their InternalIPs the unicast peers. Needs list/watch on Nodes.", Value: &o.PeerNodeSelector},
+		{Flag: "unicast", Env: "KEEPALIVED_UNICAST", Default: "false", Usage: "Send VRRP adverts to the peers by unicast instead of multicast (for networks that drop multicast).", Value: &o.Unicast},
+		{Flag: "health-check-url", Env: "KEEPALIVED_HEALTH_CHECK_URL", Default: DefaultHealthCheckURL, Usage: "URL of the local service proxy's health check; while it fails the node's priority drops below every healthy node. Empty turns the check off.", Value: &o.HealthCheckURL, EmptyAllowed: true},
+		{Flag: "health-check-interval", Env: "KEEPALIVED_HEALTH_CHECK_INTERVAL", Default: "2s", Usage: "How often the health check runs; three failures in a row make the node unhealthy.", Value: &o.HealthCheckInterval},
+		{Flag: "config-dir", Env: "KEEPALIVED_CONFIG_DIR", Default: "/run/keepalived-vip-agent", Usage: "Directory for keepalived.conf, pid files, the notify FIFO and the health file.", Value: &o.ConfigDir},
+		{Flag: "keepalived-command", Env: "KEEPALIVED_COMMAND", Default: "keepalived", Usage: "Command that starts keepalived, split on spaces (e.g. \"ip netns exec node1 keepalived\").", Value: &o.KeepalivedCommand},
+		{Flag: "ip-command", Env: "KEEPALIVED_IP_COMMAND", Default: "ip", Usage: "iproute2 command for the same network namespace as keepalived, split on spaces (e.g. \"ip -n node1\").", Value: &o.IPCommand},
+		{Flag: "listen-address", Env: "KEEPALIVED_AGENT_LISTEN_ADDRESS", Default: ":9742", Usage: "host:port serving /healthz and /metrics (plain HTTP).", Value: &o.ListenAddress},
+	}
+}
+
+// AddFlags registers the flags. Their defaults are empty so that an unset flag falls
+// back to the environment variable, then to the built-in default.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	setting.AddFlags(fs, o.settings())
+	fs.Lookup("unicast").NoOptDefVal = "true" // --unicast alone means true
+}
+
+// Complete fills every setting not given as a flag from the environment, else the
+// default. A flag or variable given as "" stays empty (that turns the health check off).
+func (o *Options) Complete(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) {
+	given := func(s setting.Setting) bool { return fs != nil && fs.Changed(s.Flag) }
+	setting.Complete(o.settings(), given, lookupEnv)
+}
+
+// Config is the validated configuration.
+type Config struct {
+	Kubeconfig          string
+	Namespace           string
+	ConfigMap           string
+	NodeName            string
+	Interface           string // empty: take it from the default route
+	Instances           int
+	RouterIDBase        int
+	AdvertInt           int
+	Peers               []Peer // static; sorted by name
+	PeerSelector        labels.Selector
+	Unicast             bool
+	HealthCheckURL      string
+	HealthCheckInterval time.Duration
+	ConfigDir           string
+	KeepalivedCommand   []string
+	IPCommand           []string
+	ListenAddress       string
+}
+
+// Peer is a node taking part in VRRP.
+type Peer struct {
+	Name string
+	Addr netip.Addr
+}
+
+// Validate checks every setting and reports every problem together, each naming its
+// flag, its variable and the bad value.
+func (o *Options) Validate(hostname func() (string, error)) (Config, error) {
+	v := validator{}
+	c := Config{
+		Kubeconfig:        o.Kubeconfig,
+		Namespace:         v.required("keepalived-namespace", "KEEPALIVED_NAMESPACE", o.Namespace),
+		ConfigMap:         v.required("keepalived-config-map", "KEEPALIVED_CONFIG_MAP", o.ConfigMap),
+		Interface:         o.Interface,
+		Instances:         v.intIn("vrrp-instances", "KEEPALIVED_VRRP_INSTANCES", o.Instances, 1, 255),
+		RouterIDBase:      v.intIn("virtual-router-id-base", "KEEPALIVED_VIRTUAL_ROUTER_ID_BASE", o.RouterIDBase, 1, 255),
+		AdvertInt:         v.intIn("advert-interval", "KEEPALIVED_ADVERT_INTERVAL", o.AdvertInt, 1, 255),
+		Peers:             v.peers(o.Peers),
+		Unicast:           v.boolean("unicast", "KEEPALIVED_UNICAST", o.Unicast),
+		HealthCheckURL:    v.url(o.HealthCheckURL),
+		ConfigDir:         v.absDir(o.ConfigDir),
+		KeepalivedCommand: v.command("keepalived-command", "KEEPALIVED_COMMAND", o.KeepalivedCommand),
+		IPCommand:         v.command("ip-command", "KEEPALIVED_IP_COMMAND", o.IPCommand),
+		ListenAddress:     v.hostPort(o.ListenAddress),
+	}
+	c.HealthCheckInterval = v.duration("health-check-interval", "KEEPALIVED_HEALTH_CHECK_INTERVAL", o.HealthCheckInterval)
+	c.NodeName = v.nodeName(o.NodeName, hostname)
+	c.PeerSelector = v.selector(o.PeerNodeSelector)
+	if c.RouterIDBase+c.Instances-1 > 255 {
+		v.add("--virtual-router-id-base=%d with --vrrp-instances=%d would use virtual router IDs up to %d; the highest is 255",
+			c.RouterIDBase, c.Instances, c.RouterIDBase+c.Instances-1)
+	}
+	if len(c.Peers) > 0 && c.PeerSelector != nil {
+		v.add("--peers and --peer-node-selector both give the peers; use one")
+	}
+	return c, errors.Join(v.errs...)
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) add(format string, args ...any) {
+	v.errs = append(v.errs, fmt.Errorf(format, args...))
+}
+
+func (v *validator) bad(flag, env, value, why string) {
+	v.add("--%s / $%s=%q: %s", flag, env, value, why)
+}
+
+func (v *validator) required(flag, env, value string) string {
+	if value == "" {
+		v.bad(flag, env, value, "must not be empty")
+	}
+	return value
+}
+
+func (v *validator) intIn(flag, env, value string, lo, hi int) int {
+	n, err := strconv.Atoi(value)
+	if err != nil || n < lo || n > hi {
+		v.bad(flag, env, value, fmt.Sprintf("must be a whole number from %d to %d", lo, hi))
+	}
+	return n
+}
+
+func (v *validator) boolean(flag, env, value string) bool {
+	b, err := strconv.ParseBool(value)
+	if err != nil {
+		v.bad(flag, env, value, "must be true or false")
+	}
+	return b
+}
+
+func (v *validator) duration(flag, env, value string) time.Duration {
+	d, err := time.ParseDuration(value)
+	if err != nil || d <= 0 {
+		v.bad(flag, env, value, "must be a positive duration such as 2s")
+	}
+	return d
+}
+
+func (v *validator) command(flag, env, value string) []string {
+	argv := strings.Fields(value)
+	if len(argv) == 0 {
+		v.bad(flag, env, value, "must name a command")
+	}
+	return argv
+}
+
+func (v *validator) url(value string) string {
+	if value == "" {
+		return ""
+	}
+	u, err := url.Parse(value)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.bad("health-check-url", "KEEPALIVED_HEALTH_CHECK_URL", value, "must be an http:// or https:// URL, or empty to turn the check off")
+	}
+	return value
+}
+
+func (v *validator) absDir(value string) string {
+	if !filepath.IsAbs(value) {
+		v.bad("config-dir", "KEEPALIVED_CONFIG_DIR", value, "must be an absolute path")
+	}
+	return value
+}
+
+func (v *validator) hostPort(value string) string {
+	if _, port, err := net.SplitHostPort(value); err != nil || port == "" {
+		v.bad("listen-address", "KEEPALIVED_AGENT_LISTEN_ADDRESS", value, "must be host:port, e.g. :9742 or 127.0.0.1:9742")
+	}
+	return value
+}
+
+func (v *validator) nodeName(value string, hostname func() (string, error)) string {
+	if value != "" {
+		return value
+	}
+	h, err := hostname()
+	if err != nil || h == "" {
+		v.add("--node-name / $NODE_NAME is not set and the host name is unknown (%v)", err)
+	}
+	return h
+}
+
+func (v *validator) selector(value string) labels.Selector {
+	if value == "" {
+		return nil
+	}
+	s, err := labels.Parse(value)
+	if err != nil {
+		v.bad("peer-node-selector", "KEEPALIVED_PEER_NODE_SELECTOR", value, err.Error())
+	}
+	return s
+}
+
+func (v *validator) peers(value string) []Peer {
+	var peers []Peer
+	for _, item := range strings.Split(value, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		name, ip, _ := strings.Cut(item, "=")
+		addr, err := netip.ParseAddr(ip)
+		if name == "" || err != nil || !addr.Is4() {
+			v.bad("peers", "KEEPALIVED_PEERS", item, "each peer must be name=IPv4, e.g. node1=10.0.0.11")
+			continue
+		}
+		peers = append(peers, Peer{Name: name, Addr: addr})
+	}
+	slices.SortFunc(peers, func(a, b Peer) int { return strings.Compare(a.Name, b.Name) })
+	return peers
+}

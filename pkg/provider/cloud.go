@@ -1,0 +1,105 @@
+package provider
+
+import (
+	"context"
+
+	"k8s.io/client-go/informers"
+	cloudprovider "k8s.io/cloud-provider"
+	"k8s.io/klog/v2"
+
+	"github.com/munnerz/keepalived-cloud-provider/pkg/ledger"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
+)
+
+// ProviderName is the value of --cloud-provider that selects this provider.
+const ProviderName = "keepalived"
+
+// configMapCapacity is what our entries may take of the ConfigMap: the API server
+// refuses data over 1 MiB and annotations over 256 KiB; the rest is kept for
+// entries others write, the usage summary and object metadata.
+var configMapCapacity = ledger.Size{Data: 1<<20 - 64<<10, Annotation: 256<<10 - 16<<10}
+
+// Cloud is the cloudprovider.Interface of keepalived-cloud-provider. Only LoadBalancer is
+// implemented: nodes, zones and routes belong to the machines, not to us.
+type Cloud struct {
+	cfg     Config
+	metrics *Metrics
+	lb      *LoadBalancer
+	run     *runtime
+}
+
+var (
+	_ cloudprovider.Interface    = (*Cloud)(nil)
+	_ cloudprovider.InformerUser = (*Cloud)(nil)
+)
+
+// NewCloud returns a provider for a validated configuration.
+func NewCloud(cfg Config, m *Metrics) *Cloud { return &Cloud{cfg: cfg, metrics: m} }
+
+// Initialize runs once this instance leads. Everything is built from what the
+// cluster and the pools file say now, not from what this process read at start:
+// a standby may have waited for hours.
+func (c *Cloud) Initialize(clients cloudprovider.ControllerClientBuilder, stop <-chan struct{}) {
+	client := clients.ClientOrDie("keepalived-cloud-provider")
+	pools, seen := c.cfg.Pools, ""
+	if c.cfg.PoolsFile != "" {
+		pools, seen = c.currentPools(pools)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-stop; cancel() }()
+	c.run = newRuntime(ctx, c.cfg, pools, client, c.metrics)
+	c.lb = c.run.lb
+	if c.cfg.PoolsFile != "" {
+		go c.run.watchPoolsFile(c.cfg.PoolsFile, poolsFilePoll, seen, stop)
+	}
+}
+
+// currentPools reads the pools file as it is now; if it no longer reads or validates,
+// the pools read at start stay in force. content is what the watcher starts from.
+func (c *Cloud) currentPools(atStart *poolconfig.Config) (pools *poolconfig.Config, content string) {
+	path := c.cfg.PoolsFile
+	content, data, err := readPoolsFile(path)
+	if err == nil {
+		var warnings []string
+		pools, warnings, err = poolconfig.Parse(data)
+		for _, w := range warnings {
+			klog.InfoS("Adjusted pools file entry", "file", path, "warning", w)
+		}
+	}
+	if err != nil {
+		klog.ErrorS(err, "Pools file is unreadable or invalid now; using the pools read at start", "file", path)
+		c.metrics.reloadFailures.Inc()
+		return atStart, content
+	}
+	return pools, content
+}
+
+// SetInformers hooks the ledger to the Services informer the controller manager
+// already runs: no second cluster-wide LIST.
+func (c *Cloud) SetInformers(factory informers.SharedInformerFactory) {
+	c.run.watchServices(factory.Core().V1().Services().Informer())
+}
+
+func (c *Cloud) LoadBalancer() (cloudprovider.LoadBalancer, bool) { return c.lb, true }
+
+func (c *Cloud) Instances() (cloudprovider.Instances, bool)     { return nil, false }
+func (c *Cloud) InstancesV2() (cloudprovider.InstancesV2, bool) { return nil, false }
+func (c *Cloud) Zones() (cloudprovider.Zones, bool)             { return nil, false }
+func (c *Cloud) Clusters() (cloudprovider.Clusters, bool)       { return nil, false }
+func (c *Cloud) Routes() (cloudprovider.Routes, bool)           { return nil, false }
+func (c *Cloud) ProviderName() string                           { return ProviderName }
+
+// HasClusterID is true: addresses are not tagged per cluster, so there is nothing to require.
+func (c *Cloud) HasClusterID() bool { return true }
+
+// ledgerOptions are the ledger's rules from the configuration.
+func ledgerOptions(cfg Config, pools *poolconfig.Config) ledger.Options {
+	return ledger.Options{
+		Pools:             pools,
+		AllowOutsidePools: cfg.AllowOutside,
+		OutsideHint:       OutsideHint,
+		Forbidden:         cfg.ClusterIPs,
+		ConfigMap:         cfg.Namespace + "/" + cfg.ConfigMap,
+		Capacity:          configMapCapacity,
+	}
+}

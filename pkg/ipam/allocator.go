@@ -10,20 +10,19 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"maps"
 	"net/netip"
 	"slices"
 )
 
-// Allocator records which holder (an opaque string such as "namespace/name")
-// holds which address, and hands out the lowest free address of a pool.
+// Allocator knows which addresses of its pools are taken and hands out the
+// lowest free one. It records no holders: who holds what is the caller's
+// business (the ledger), so that one place alone answers it.
 //
 // It is not safe for concurrent use: callers serialise access.
 type Allocator struct {
-	pools   []*pool
-	byName  map[string]*pool
-	spans   []*span           // every pool's spans, in address order
-	holders map[uint32]string // every held address, in a pool or not
+	pools  []*pool
+	byName map[string]*pool
+	spans  []*span // every pool's spans, in address order
 }
 
 // NewAllocator makes an allocator over pools, which must have distinct names
@@ -32,7 +31,7 @@ func NewAllocator(pools ...Pool) (*Allocator, error) {
 	if err := validatePools(pools); err != nil {
 		return nil, err
 	}
-	a := &Allocator{byName: map[string]*pool{}, holders: map[uint32]string{}}
+	a := &Allocator{byName: map[string]*pool{}}
 	for _, p := range pools {
 		np := newPool(p)
 		a.pools = append(a.pools, np)
@@ -43,33 +42,27 @@ func NewAllocator(pools ...Pool) (*Allocator, error) {
 	return a, nil
 }
 
-// Reserve records that holder holds ip, which may lie outside every pool:
-// operators may ask for any address. Reserving again for the same holder is
-// a no-op; an address held by another holder gives an *InUseError.
-func (a *Allocator) Reserve(ip netip.Addr, holder string) error {
-	if err := checkArgs(ip, holder); err != nil {
-		return fmt.Errorf("cannot reserve: %w", err)
+// Take marks ip taken. An address no pool hands out (outside every pool, or a
+// .0 or .255 a pool avoids) has no slot: taking it is allowed and changes
+// nothing here. Taking a taken slot gives ErrInUse.
+func (a *Allocator) Take(ip netip.Addr) error {
+	if !ip.Is4() {
+		return fmt.Errorf("cannot take %s: %w", ip, ErrNotIPv4)
 	}
-	n := u32(ip)
-	if other, ok := a.holders[n]; ok {
-		if other == holder {
-			return nil
-		}
-		return &InUseError{Addr: ip, Holder: other}
+	s, slot, ok := a.slotOf(u32(ip))
+	if !ok {
+		return nil
 	}
-	a.holders[n] = holder
-	if s, slot, ok := a.slotOf(n); ok {
-		s.take(slot)
+	if s.used.has(slot) {
+		return fmt.Errorf("%w: %s", ErrInUse, ip)
 	}
+	s.take(slot)
 	return nil
 }
 
-// Allocate gives holder the lowest free address of the named pool ("" is the
-// first pool), or an error wrapping ErrExhausted or ErrUnknownPool.
-func (a *Allocator) Allocate(pool, holder string) (netip.Addr, error) {
-	if holder == "" {
-		return netip.Addr{}, errors.New("cannot allocate: empty holder")
-	}
+// Allocate takes the lowest free address of the named pool ("" is the first
+// pool), or gives an error wrapping ErrExhausted or ErrUnknownPool.
+func (a *Allocator) Allocate(pool string) (netip.Addr, error) {
 	p, err := a.pool(pool)
 	if err != nil {
 		return netip.Addr{}, err
@@ -82,37 +75,19 @@ func (a *Allocator) Allocate(pool, holder string) (netip.Addr, error) {
 		// right after the run holding lo, if any.
 		slot := uint32(s.used.nextFree(uint32(s.lo)))
 		s.take(slot)
-		n := p.slots.addr(slot)
-		a.holders[n] = holder
-		return addr(n), nil
+		return addr(p.slots.addr(slot)), nil
 	}
 	return netip.Addr{}, fmt.Errorf("%w in %s (%d of %d in use)", ErrExhausted, FormatRanges(p.Ranges), p.inUse, p.size)
 }
 
-// Release frees ip if holder holds it and reports whether it did; releasing
-// an address held by someone else, or by no one, changes nothing.
-func (a *Allocator) Release(ip netip.Addr, holder string) bool {
+// Free gives ip back; freeing a free address, or one without a slot, changes nothing.
+func (a *Allocator) Free(ip netip.Addr) {
 	if !ip.Is4() {
-		return false
+		return
 	}
-	n := u32(ip)
-	if h, ok := a.holders[n]; !ok || h != holder {
-		return false
-	}
-	delete(a.holders, n)
-	if s, slot, ok := a.slotOf(n); ok {
+	if s, slot, ok := a.slotOf(u32(ip)); ok && s.used.has(slot) {
 		s.free(slot)
 	}
-	return true
-}
-
-// Holder says who holds ip.
-func (a *Allocator) Holder(ip netip.Addr) (holder string, ok bool) {
-	if !ip.Is4() {
-		return "", false
-	}
-	holder, ok = a.holders[u32(ip)]
-	return holder, ok
 }
 
 // PoolOf names the pool whose ranges contain ip.
@@ -172,23 +147,13 @@ func (a *Allocator) slotOf(n uint32) (*span, uint32, bool) {
 	return s, slot, ok
 }
 
-func checkArgs(ip netip.Addr, holder string) error {
-	if !ip.Is4() {
-		return fmt.Errorf("%w: %s", ErrNotIPv4, ip)
-	}
-	if holder == "" {
-		return errors.New("empty holder")
-	}
-	return nil
-}
-
 // Pool is a named set of ranges to allocate from.
 type Pool struct {
 	Name   string
 	Ranges []Range
 	// AvoidBuggyIPs keeps addresses ending in .0 or .255 from being handed
 	// out: some clients and middleboxes mistake them for network or
-	// broadcast addresses. They may still be reserved explicitly.
+	// broadcast addresses. They may still be taken explicitly (Take).
 	AvoidBuggyIPs bool
 }
 
@@ -310,24 +275,28 @@ func (s slots) span(r Range) (lo, hi uint64) {
 	return s.before(uint64(u32(r.First))), s.before(uint64(u32(r.Last)) + 1)
 }
 
-// Repool returns a new Allocator over pools that holds everything a holds:
-// every address stays with its holder whatever pool it now falls in (or
-// none), because a pool edit must never move or free an address a Service
-// already has. It reports, for messages and metrics, which held addresses
-// fall outside every new pool; they stay held, so nobody else is given them.
+// Repool returns a new Allocator over pools with every address of taken
+// taken: a pool edit must never move or free an address a Service already
+// has. It reports, for messages and metrics, which taken addresses fall
+// outside every new pool; the caller keeps them held, so nobody else gets them.
 //
-// Cost follows the number of held addresses, never the size of the pools. If
-// pools are invalid, Repool returns NewAllocator's error and a is untouched,
-// so the caller can keep using the old pools.
-func (a *Allocator) Repool(pools ...Pool) (next *Allocator, outside []netip.Addr, err error) {
+// Cost follows the number of taken addresses, never the size of the pools.
+// If pools are invalid, Repool returns NewAllocator's error.
+func Repool(taken []netip.Addr, pools ...Pool) (next *Allocator, outside []netip.Addr, err error) {
 	next, err = NewAllocator(pools...)
 	if err != nil {
 		return nil, nil, err
 	}
-	next.holders = maps.Clone(a.holders)
-	// In address order, consecutive holdings extend one run rather than
+	// In address order, consecutive addresses extend one run rather than
 	// meeting as separate runs to merge, and outside comes out sorted.
-	for _, n := range slices.Sorted(maps.Keys(next.holders)) {
+	nums := make([]uint32, 0, len(taken))
+	for _, ip := range taken {
+		if ip.Is4() {
+			nums = append(nums, u32(ip))
+		}
+	}
+	slices.Sort(nums)
+	for _, n := range slices.Compact(nums) {
 		switch s, slot, ok := next.slotOf(n); {
 		case ok:
 			s.take(slot)
@@ -335,35 +304,13 @@ func (a *Allocator) Repool(pools ...Pool) (next *Allocator, outside []netip.Addr
 			outside = append(outside, addr(n))
 		}
 		// Otherwise n is a .0 or .255 of a pool avoiding them: inside the
-		// pool but never handed out, so held without counting as in use.
+		// pool but never handed out, so taken without counting as in use.
 	}
 	return next, outside, nil
 }
 
-// Holdings yields every held address with its holder, in no set order. Use
-// it as an iterator: for ip, holder := range a.Holdings { ... }.
-func (a *Allocator) Holdings(yield func(netip.Addr, string) bool) {
-	for n, h := range a.holders {
-		if !yield(addr(n), h) {
-			return
-		}
-	}
-}
-
-// InUseError says who already holds an address. It matches ErrInUse.
-type InUseError struct {
-	Addr   netip.Addr
-	Holder string
-}
-
-func (e *InUseError) Error() string {
-	return fmt.Sprintf("address %s is already held by %s", e.Addr, e.Holder)
-}
-
-func (e *InUseError) Unwrap() error { return ErrInUse }
-
 // Sentinel errors; match them with errors.Is. The returned errors wrap them
-// with the address, pool or holder involved, ready to show to a user.
+// with the address or pool involved, ready to show to a user.
 var (
 	ErrExhausted   = errors.New("no free address")
 	ErrInUse       = errors.New("address in use")

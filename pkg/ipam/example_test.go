@@ -19,16 +19,27 @@ func Example() {
 		panic(err)
 	}
 
-	// Rebuild from what is published before handing anything out.
-	_ = a.Reserve(netip.MustParseAddr("10.210.38.101"), "default/echo")
-	_ = a.Reserve(netip.MustParseAddr("192.168.7.7"), "default/outside") // outside every pool
+	// Rebuild from what is published before handing anything out. Who holds
+	// each address is the caller's to record; the allocator only counts it.
+	_ = a.Take(netip.MustParseAddr("10.210.38.101"))
+	_ = a.Take(netip.MustParseAddr("192.168.7.7")) // outside every pool: no slot, nothing to count
 
 	for _, svc := range []string{"default/web", "default/db", "default/cache", "default/mq", "default/queue"} {
-		ip, err := a.Allocate("", svc)
+		ip, err := a.Allocate("")
 		fmt.Println(svc, ip, err, errors.Is(err, ipam.ErrExhausted))
 	}
-	fmt.Println(a.Reserve(netip.MustParseAddr("10.210.38.101"), "default/web"))
+	fmt.Println(a.Take(netip.MustParseAddr("10.210.38.101")))
 	fmt.Println(a.Usage())
+
+	// A pool edit keeps every address the caller holds and names those left outside.
+	wide, _, _ := ipam.ParseRanges("10.210.38.96/28")
+	held := []netip.Addr{netip.MustParseAddr("10.210.38.101"), netip.MustParseAddr("10.210.38.200"), netip.MustParseAddr("192.168.7.7")}
+	next, outside, err := ipam.Repool(held, ipam.Pool{Name: "default", Ranges: wide})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(outside, next.Usage())
+	fmt.Println(next.Allocate(""))
 	// Output:
 	// [10.210.38.102/30 has host bits set; using its network 10.210.38.100/30]
 	// default/web 10.210.38.102 <nil> false
@@ -36,6 +47,8 @@ func Example() {
 	// default/cache 10.210.38.201 <nil> false
 	// default/mq 10.210.38.202 <nil> false
 	// default/queue invalid IP no free address in 10.210.38.100/30, 10.210.38.200-10.210.38.202 (5 of 5 in use) true
-	// address 10.210.38.101 is already held by default/echo
+	// address in use: 10.210.38.101
 	// [{default 5 5}]
+	// [10.210.38.200 192.168.7.7] [{default 14 1}]
+	// 10.210.38.97 <nil>
 }

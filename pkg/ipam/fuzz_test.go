@@ -3,6 +3,7 @@ package ipam
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -11,68 +12,113 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// model is a naive allocator: it lists every address a pool hands out.
+// model is a naive allocator and its caller: it lists every address a pool
+// hands out, and keeps the set of addresses the caller holds, which is all an
+// allocator's state should follow from.
 type model struct {
-	pools  []Pool
-	usable map[string][]netip.Addr
-	held   map[netip.Addr]string
+	pools []Pool
+	*layout
+	held    map[netip.Addr]bool // what the caller has taken, slot or not
+	inUse   map[string]uint64   // held slots per pool
+	layouts map[string]*layout  // by pool set, so that repooling back is cheap
 }
 
-func newModel(pools []Pool) *model {
-	m := &model{pools: pools, usable: map[string][]netip.Addr{}, held: map[netip.Addr]string{}}
+// layout lists the slots of a set of pools.
+type layout struct {
+	usable map[string][]netip.Addr // each pool's slots, in address order
+	slotOf map[netip.Addr]string   // the pool of each slot
+}
+
+func newLayout(pools []Pool) *layout {
+	l := &layout{usable: map[string][]netip.Addr{}, slotOf: map[netip.Addr]string{}}
 	for _, p := range pools {
 		for _, r := range p.Ranges {
 			for a := r.First; r.Contains(a); a = a.Next() {
 				if b := a.As4()[3]; !p.AvoidBuggyIPs || (b != 0 && b != 255) {
-					m.usable[p.Name] = append(m.usable[p.Name], a)
+					l.usable[p.Name] = append(l.usable[p.Name], a)
+					l.slotOf[a] = p.Name
 				}
 			}
 		}
-		slices.SortFunc(m.usable[p.Name], netip.Addr.Compare)
+		slices.SortFunc(l.usable[p.Name], netip.Addr.Compare)
 	}
+	return l
+}
+
+func newModel(pools []Pool) *model {
+	m := &model{held: map[netip.Addr]bool{}, layouts: map[string]*layout{}}
+	m.repool(pools)
 	return m
 }
 
-func (m *model) inUse(pool string) (n uint64) {
-	for _, a := range m.usable[pool] {
-		if _, ok := m.held[a]; ok {
-			n++
+// repool moves the model to new pools: the caller keeps everything it holds.
+func (m *model) repool(pools []Pool) {
+	key := fmt.Sprint(pools)
+	if m.layouts[key] == nil {
+		m.layouts[key] = newLayout(pools)
+	}
+	m.pools, m.layout, m.inUse = pools, m.layouts[key], map[string]uint64{}
+	for a := range m.held {
+		if p, ok := m.slotOf[a]; ok {
+			m.inUse[p]++
 		}
 	}
-	return n
 }
 
-func (m *model) allocate(p Pool, holder string) (netip.Addr, error) {
+// taken says whether the allocator should count a taken: held, with a slot.
+func (m *model) taken(a netip.Addr) bool {
+	_, slot := m.slotOf[a]
+	return slot && m.held[a]
+}
+
+func (m *model) allocate(p Pool) (netip.Addr, error) {
 	for _, a := range m.usable[p.Name] {
-		if _, ok := m.held[a]; !ok {
-			m.held[a] = holder
+		if !m.held[a] {
+			m.held[a] = true
+			m.inUse[p.Name]++
 			return a, nil
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("%w in %s (%d of %d in use)", ErrExhausted,
-		FormatRanges(p.Ranges), m.inUse(p.Name), len(m.usable[p.Name]))
+		FormatRanges(p.Ranges), m.inUse[p.Name], len(m.usable[p.Name]))
 }
 
-func (m *model) reserve(a netip.Addr, holder string) error {
-	if h, ok := m.held[a]; ok && h != holder {
-		return &InUseError{a, h}
+func (m *model) take(a netip.Addr) error {
+	if m.taken(a) {
+		return fmt.Errorf("%w: %s", ErrInUse, a)
 	}
-	m.held[a] = holder
+	if p, ok := m.slotOf[a]; ok {
+		m.inUse[p]++
+	}
+	m.held[a] = true
 	return nil
 }
 
-func (m *model) release(a netip.Addr, holder string) bool {
-	if h, ok := m.held[a]; !ok || h != holder {
-		return false
+func (m *model) free(a netip.Addr) {
+	if p, ok := m.slotOf[a]; ok && m.held[a] {
+		m.inUse[p]--
 	}
 	delete(m.held, a)
-	return true
+}
+
+// outside lists, in address order, what the caller holds outside every pool.
+func (m *model) outside() []netip.Addr {
+	var out []netip.Addr
+	for a := range m.held {
+		if !slices.ContainsFunc(m.pools, func(p Pool) bool {
+			return slices.ContainsFunc(p.Ranges, func(r Range) bool { return r.Contains(a) })
+		}) {
+			out = append(out, a)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
 }
 
 func (m *model) usage() []PoolUsage {
-	var out []PoolUsage
+	out := []PoolUsage{}
 	for _, p := range m.pools {
-		out = append(out, PoolUsage{p.Name, uint64(len(m.usable[p.Name])), m.inUse(p.Name)})
+		out = append(out, PoolUsage{p.Name, uint64(len(m.usable[p.Name])), m.inUse[p.Name]})
 	}
 	return out
 }
@@ -84,6 +130,20 @@ func modelPools(t testing.TB) []Pool {
 		namedPool(t, "a", "10.0.0.250-10.0.1.3, 10.0.0.0/29"),
 		avoiding(namedPool(t, "b", "10.0.2.252-10.0.3.3, 10.0.3.255/32")),
 		avoiding(namedPool(t, "c", "10.0.4.0/32")),
+	}
+}
+
+// repoolSets are pool edits of modelPools: the same, reordered, with avoid
+// buggy flipped, shrunk, merged into one wide pool, and none at all.
+func repoolSets(t testing.TB) map[string][]Pool {
+	base := modelPools(t)
+	return map[string][]Pool{
+		"same":            base,
+		"reordered":       {base[2], base[0], base[1]},
+		"avoid flipped":   {avoiding(base[0]), {Name: "b", Ranges: base[1].Ranges}, base[2]},
+		"shrunk":          {namedPool(t, "a", "10.0.0.0/30")},
+		"merged and wide": {namedPool(t, "all", "10.0.0.0/21")},
+		"none":            nil,
 	}
 }
 
@@ -99,41 +159,97 @@ func modelAddrs(t testing.TB) []netip.Addr {
 	return out
 }
 
+// maxOps bounds a sequence, so that the fuzzer's long inputs stay quick.
+const maxOps = 1024
+
 // runModel applies ops, two bytes each, to an allocator and the model and
-// fails at the first difference.
+// fails at the first difference. The first byte picks the operation, the
+// second its pool, address or pool edit. After each op it compares usage and
+// the taken state of modelAddrs and of the address the op touched; after a
+// Repool and at the end, of every address held.
 func runModel(t *testing.T, ops []byte) {
+	ops = ops[:min(len(ops), 2*maxOps)]
 	pools, addrs := modelPools(t), modelAddrs(t)
+	edits := repoolSets(t)
+	editNames := slices.Sorted(maps.Keys(edits))
 	a, err := NewAllocator(pools...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := newModel(pools)
 	for i := 0; i+1 < len(ops); i += 2 {
-		holder := fmt.Sprintf("h%d", ops[i]/3%3)
 		target := addrs[int(ops[i+1])%len(addrs)]
-		p := pools[int(ops[i+1])%len(pools)]
 		var desc string
-		switch ops[i] % 3 {
+		touched, all := target, false
+		switch ops[i] % 4 {
 		case 0:
-			desc = fmt.Sprintf("Allocate(%q, %q)", p.Name, holder)
-			got, err := a.Allocate(p.Name, holder)
-			want, wantErr := m.allocate(p, holder)
-			sameResult(t, desc, got, err, want, wantErr)
-		case 1:
-			desc = fmt.Sprintf("Reserve(%s, %q)", target, holder)
-			sameResult(t, desc, 0, a.Reserve(target, holder), 0, m.reserve(target, holder))
-		case 2:
-			desc = fmt.Sprintf("Release(%s, %q)", target, holder)
-			sameResult(t, desc, a.Release(target, holder), nil, m.release(target, holder), nil)
-		}
-		if diff := cmp.Diff(m.usage(), a.Usage()); diff != "" {
-			t.Fatalf("after op %d %s: Usage() (-model +got):\n%s", i/2, desc, diff)
-		}
-		for _, x := range addrs {
-			got, _ := a.Holder(x)
-			if want := m.held[x]; got != want {
-				t.Fatalf("after op %d %s: Holder(%s) = %q, model says %q", i/2, desc, x, got, want)
+			if len(m.pools) == 0 {
+				desc = `Allocate("")`
+				got, err := a.Allocate("")
+				sameResult(t, desc, got, err, netip.Addr{}, fmt.Errorf("%w: no pools are configured", ErrUnknownPool))
+				continue
 			}
+			p := m.pools[int(ops[i+1])%len(m.pools)]
+			desc = fmt.Sprintf("Allocate(%q)", p.Name)
+			got, err := a.Allocate(p.Name)
+			if err == nil && m.held[got] {
+				t.Fatalf("op %d: %s = %s, which is taken", i/2, desc, got)
+			}
+			if pool, _ := a.PoolOf(got); err == nil && pool != p.Name {
+				t.Fatalf("op %d: %s = %s, which is in pool %q", i/2, desc, got, pool)
+			}
+			want, wantErr := m.allocate(p)
+			sameResult(t, desc, got, err, want, wantErr)
+			touched = got
+		case 1:
+			desc = fmt.Sprintf("Take(%s)", target)
+			sameResult(t, desc, 0, a.Take(target), 0, m.take(target))
+			// Taking again conflicts exactly when the address has a slot.
+			again, want := a.Take(target), error(nil)
+			if m.taken(target) {
+				want = fmt.Errorf("%w: %s", ErrInUse, target)
+			}
+			sameResult(t, desc+" again", 0, again, 0, want)
+		case 2:
+			desc = fmt.Sprintf("Free(%s)", target)
+			a.Free(target)
+			a.Free(target) // idempotent
+			// A freed address can be taken and freed again, ending where it began.
+			if err := a.Take(target); err != nil {
+				t.Fatalf("op %d: Take(%s) after Free: %v", i/2, target, err)
+			}
+			a.Free(target)
+			m.free(target)
+		case 3:
+			name := editNames[int(ops[i+1])%len(editNames)]
+			desc = fmt.Sprintf("Repool(held, %s)", name)
+			next, outside, err := Repool(slices.Collect(maps.Keys(m.held)), edits[name]...)
+			if err != nil {
+				t.Fatalf("op %d: %s: %v", i/2, desc, err)
+			}
+			a, all = next, true
+			m.repool(edits[name])
+			if want := m.outside(); !slices.Equal(want, outside) {
+				t.Fatalf("op %d: %s outside (-model +got):\n%s", i/2, desc, cmp.Diff(addrTexts(want), addrTexts(outside)))
+			}
+		}
+		if want, got := m.usage(), a.Usage(); !slices.Equal(want, got) {
+			t.Fatalf("after op %d %s: Usage() (-model +got):\n%s", i/2, desc, cmp.Diff(want, got))
+		}
+		check := append(slices.Clip(addrs), touched)
+		if all {
+			check = slices.Concat(addrs, slices.Collect(maps.Keys(m.held)))
+		}
+		sameTaken(t, fmt.Sprintf("after op %d %s", i/2, desc), a, m, check)
+	}
+	sameTaken(t, "at the end", a, m, slices.Collect(maps.Keys(m.held)))
+}
+
+func sameTaken(t *testing.T, when string, a *Allocator, m *model, check []netip.Addr) {
+	t.Helper()
+	for _, x := range check {
+		if got, want := isTaken(a, x), m.taken(x); got != want {
+			t.Fatalf("%s: %s taken = %v, model says %v", when, x, got, want)
 		}
 	}
 }
@@ -147,7 +263,8 @@ func sameResult[T comparable](t *testing.T, desc string, got T, err error, want 
 
 func FuzzAllocator(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1, 0, 2, 2, 5, 0, 0})
-	f.Add([]byte{1, 20, 4, 20, 2, 20, 5, 20, 0, 1, 0, 1, 0, 1})
+	f.Add([]byte{1, 20, 1, 20, 2, 20, 5, 20, 0, 1, 0, 1, 0, 1})
+	f.Add([]byte{0, 0, 0, 0, 1, 12, 3, 3, 0, 0, 3, 1, 0, 0, 2, 12, 3, 4, 0, 1})
 	f.Fuzz(runModel)
 }
 

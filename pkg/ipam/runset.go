@@ -151,3 +151,9 @@ func removeRun(t *run, k uint32) *run {
 	}
 	return t
 }
+
+// has reports whether x is in the set.
+func (s *runSet) has(x uint32) bool {
+	r := s.floor(x)
+	return r != nil && r.end >= x
+}

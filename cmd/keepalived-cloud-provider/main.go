@@ -22,6 +22,7 @@ import (
 	_ "k8s.io/component-base/metrics/prometheus/version"  // build info on /metrics
 	"k8s.io/klog/v2"
 
+	"github.com/munnerz/keepalived-cloud-provider/pkg/fencing"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/provider"
 )
@@ -32,7 +33,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "building options: %v\n", err)
 		os.Exit(1)
 	}
-	setDefaults(opts)
+	provider.ApplyDefaults(opts)
 
 	var keepalived provider.Options
 	var cfg provider.Config
@@ -40,11 +41,11 @@ func main() {
 	flags := cliflag.NamedFlagSets{}
 	keepalived.AddFlags(flags.FlagSet("keepalived"))
 
-	initCloud := func(*config.CompletedConfig) cloudprovider.Interface {
+	initCloud := func(cc *config.CompletedConfig) cloudprovider.Interface {
 		for _, w := range warnings {
 			klog.InfoS("Adjusted configuration", "warning", w)
 		}
-		return provider.NewCloud(cfg, provider.NewMetrics(legacyregistry.MustRegister))
+		return provider.NewCloud(cfg, provider.NewMetrics(legacyregistry.MustRegister), fenceLeaderElection(cc))
 	}
 	cmd := app.NewCloudControllerManagerCommand(opts, initCloud, app.DefaultInitFuncConstructors,
 		names.CCMControllerAliases(), flags, wait.NeverStop)
@@ -61,6 +62,19 @@ func main() {
 	}
 	cmd.AddCommand(checkPoolsCommand())
 	os.Exit(cli.Run(cmd))
+}
+
+// fenceLeaderElection puts every client built from here on (the leader elector's,
+// the controllers', ours) behind a fence that shuts while this replica is not
+// certain to hold the lease. Without leader election there is nothing to fence.
+func fenceLeaderElection(cc *config.CompletedConfig) *fencing.Fence {
+	le := cc.ComponentConfig.Generic.LeaderElection
+	if !le.LeaderElect {
+		return nil
+	}
+	fence := fencing.New(le.ResourceNamespace, le.ResourceName, le.RenewDeadline.Duration)
+	cc.Kubeconfig.Wrap(fence.Wrap)
+	return fence
 }
 
 // checkPoolsCommand validates a pools file and exits, so an operator can check an
@@ -84,21 +98,4 @@ func checkPoolsCommand() *cobra.Command {
 			return nil
 		},
 	}
-}
-
-// setDefaults makes the upstream command ours. Flags still override every value.
-func setDefaults(o *options.CloudControllerManagerOptions) {
-	o.KubeCloudShared.CloudProvider.Name = provider.ProviderName
-	o.Generic.LeaderElection.ResourceName = "keepalived-cloud-provider"
-	// Nodes, routes and zones belong to the machines; only Services are ours.
-	o.Generic.Controllers = []string{names.ServiceLBController}
-	// No webhooks: nothing to serve on a second port.
-	o.Webhook = nil
-	o.WebhookServing = nil
-	// The upstream defaults (20 QPS, burst 30, one worker) cap any provider at about
-	// 5 Services/s, as the service controller makes 4 requests per Service. Many workers
-	// waiting on one ConfigMap write share it: more workers, fewer writes per Service.
-	o.Generic.ClientConnection.QPS = -1 // no client-side limit: the API server's priority and fairness protects itself
-	o.Generic.ClientConnection.Burst = 0
-	o.ServiceController.ConcurrentServiceSyncs = 200
 }

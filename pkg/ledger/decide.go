@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
@@ -19,10 +21,11 @@ var ErrConfigMapFull = errors.New("the ConfigMap is full")
 
 // Failure reasons, for the failures metric.
 const (
-	ReasonExhausted  = "exhausted"   // no free address in the Service's pools
-	ReasonInUse      = "in_use"      // the requested address is held by someone else
-	ReasonNotAllowed = "not_allowed" // the pool or address is not open to the Service
-	ReasonFull       = "configmap_full"
+	ReasonExhausted    = "exhausted"   // no free address in the Service's pools
+	ReasonInUse        = "in_use"      // the requested address is held by someone else
+	ReasonNotAllowed   = "not_allowed" // the pool or address is not open to the Service
+	ReasonFull         = "configmap_full"
+	ReasonPoolsInvalid = "pools_invalid" // the pools file was invalid when this replica started leading
 )
 
 // AllocationError is a Service's failure to get an address, labelled for metrics.
@@ -43,88 +46,94 @@ func (l *Ledger) Ensure(svc Service) (netip.Addr, uint64, error) {
 	if !l.ready {
 		return netip.Addr{}, 0, ErrNotReady
 	}
+	r := l.recordOf(svc)
+	r.released = false
+	l.follow(r)
 	entry := vipconfig.Entry{Service: svc.Key, Method: svc.Method}
-	if h, holds := l.held[svc.Key]; holds && svc.RequestErr == nil && svc.Request == h.addr {
+	if r.addr.IsValid() && svc.RequestErr == nil && svc.Request == r.addr {
 		// Granted before (perhaps under older rules): the rules apply when an address
 		// is given, and taking it away now would be an outage.
-		l.keep(svc, h.addr, entry)
-		return h.addr, l.gen, nil
+		l.hold(r, r.addr, entry)
+		return r.addr, l.gen, nil
 	}
 	want, err := l.permitted(svc)
-	l.track(svc.Key, svc.Namespace, want, err)
+	l.track(r, want, err)
 	if err != nil {
 		return netip.Addr{}, 0, err
 	}
-	addr, err := l.choose(svc, want)
+	addr, err := l.choose(r, svc, want)
 	if err != nil {
 		return netip.Addr{}, 0, err
 	}
-	l.keep(svc, addr, entry)
+	l.hold(r, addr, entry)
 	return addr, l.gen, nil
 }
 
-// choose picks the address as Ensure describes, reserving it for the Service.
-func (l *Ledger) choose(svc Service, want netip.Addr) (netip.Addr, error) {
-	h, holds := l.held[svc.Key]
+// choose picks the address as Ensure describes, claiming it for the Service.
+func (l *Ledger) choose(r *record, svc Service, want netip.Addr) (netip.Addr, error) {
 	switch {
 	case want.IsValid():
-		if holds && h.addr == want {
+		if r.addr == want {
 			return want, nil
 		}
-		if err := l.alloc.Reserve(want, svc.Key); err != nil {
-			return netip.Addr{}, l.inUse(svc, want, err)
+		if err := l.claim(r, want); err != nil {
+			return netip.Addr{}, l.inUse(r, want)
 		}
-		return want, l.fits(svc, want, holds)
-	case holds:
-		return h.addr, nil
-	case svc.Status.IsValid() && l.alloc.Reserve(svc.Status, svc.Key) == nil:
-		return svc.Status, l.fits(svc, svc.Status, false)
+		return want, l.fits(r, svc, want)
+	case r.addr.IsValid():
+		return r.addr, nil
+	}
+	if l.opts.Pools == nil {
+		return netip.Addr{}, l.errPoolsInvalid()
 	}
 	addr, err := l.allocate(svc)
 	if err != nil {
 		return netip.Addr{}, err
 	}
-	return addr, l.fits(svc, addr, false)
+	l.owners[addr] = &owner{svc: r}
+	return addr, l.fits(r, svc, addr)
 }
 
-// keep records the decision; a Service that moved frees its old address.
-func (l *Ledger) keep(svc Service, addr netip.Addr, entry vipconfig.Entry) {
-	h, holds := l.held[svc.Key]
-	if holds && h.addr == addr {
-		if h.entry != entry {
-			l.hold(svc.Key, addr, entry, h.confirmed)
-		}
-		return
-	}
-	if holds {
-		l.drop(svc.Key) // frees the old address only: the new one is reserved for svc
-	}
-	delete(l.requests, svc.Key)
-	l.hold(svc.Key, addr, entry, svc.Status == addr)
-}
-
-// fits refuses a new address whose entry would overflow the ConfigMap, and frees it.
-func (l *Ledger) fits(svc Service, addr netip.Addr, holds bool) error {
-	if holds || l.size.add(entrySize(addr, vipconfig.Entry{Service: svc.Key, Method: svc.Method}), 1).fits(l.opts.Capacity) {
+// fits refuses a new address whose entry would overflow the ConfigMap, and gives it
+// up again (a requested one stays reserved: the Service still waits for it).
+func (l *Ledger) fits(r *record, svc Service, addr netip.Addr) error {
+	if l.size.add(entrySize(addr, vipconfig.Entry{Service: svc.Key, Method: svc.Method}), 1).fits(l.opts.Capacity) {
 		return nil
 	}
-	if _, waits := l.requests[svc.Key]; !waits || l.requests[svc.Key].addr != addr {
-		l.alloc.Release(addr, svc.Key)
+	if r.request != addr {
+		l.passOn(addr, r)
 	}
 	return &AllocationError{Reason: ReasonFull, Err: fmt.Errorf("%w: ConfigMap %s holds %d entries and one more would pass the Kubernetes size limits of a ConfigMap; delete unused LoadBalancer Services",
-		ErrConfigMapFull, l.opts.ConfigMap, len(l.held))}
+		ErrConfigMapFull, l.opts.ConfigMap, l.held())}
 }
 
-// Release forgets the Service: its address is freed (and passed to a waiting
-// request from its namespace). It returns the generation that carries the change.
-func (l *Ledger) Release(key string) (netip.Addr, uint64, error) {
+// held counts the held addresses.
+func (l *Ledger) held() int {
+	n := 0
+	for _, r := range l.services {
+		if r.addr.IsValid() {
+			n++
+		}
+	}
+	return n
+}
+
+// Release forgets the Service's load balancer: its address is passed on (see
+// passOn) and its status claims nothing any more. It returns the generation that
+// carries the change.
+func (l *Ledger) Release(uid types.UID) (netip.Addr, uint64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.ready {
 		return netip.Addr{}, 0, ErrNotReady
 	}
-	l.track(key, namespaceOf(key), netip.Addr{}, nil)
-	addr, _ := l.drop(key)
+	r, ok := l.services[uid]
+	if !ok {
+		return netip.Addr{}, l.gen, nil
+	}
+	r.released = true
+	l.cancelRequest(r)
+	addr, _ := l.drop(r)
 	return addr, l.gen, nil
 }
 
@@ -136,6 +145,9 @@ func (l *Ledger) permitted(svc Service) (netip.Addr, error) {
 	}
 	if !addr.IsValid() {
 		return addr, nil
+	}
+	if l.opts.Pools == nil {
+		return netip.Addr{}, l.errPoolsInvalid()
 	}
 	refuse := func(err error) (netip.Addr, error) {
 		pool, _ := l.alloc.PoolOf(addr)
@@ -176,53 +188,40 @@ func (l *Ledger) isPoolEdge(addr netip.Addr) bool {
 
 // inUse explains why a requested address cannot be had, naming the holder only
 // to Services of its own namespace.
-func (l *Ledger) inUse(svc Service, addr netip.Addr, err error) error {
+func (l *Ledger) inUse(r *record, addr netip.Addr) error {
 	pool, _ := l.alloc.PoolOf(addr)
 	holder := "another Service"
-	if h, ok := l.alloc.Holder(addr); ok {
-		switch {
-		case h == l.foreignHolder():
-			holder = h
-		case namespaceOf(h) == svc.Namespace:
-			holder = h
-		default:
-			holder = "a Service in another namespace"
-		}
-	}
-	if !errors.Is(err, ipam.ErrInUse) {
-		holder = err.Error()
+	switch o := l.owners[addr]; {
+	case o.foreign:
+		holder = fmt.Sprintf("an entry in ConfigMap %s that keepalived-cloud-provider does not manage", l.opts.ConfigMap)
+	case o.svc != nil && o.svc.namespace == r.namespace:
+		holder = o.svc.key
+	case o.svc != nil:
+		holder = "a Service in another namespace"
 	}
 	return &AllocationError{Pool: pool, Reason: ReasonInUse, Err: fmt.Errorf(
 		"requested address %s is not available: %w: held by %s", addr, ipam.ErrInUse, holder)}
 }
 
-// track records the address a Service waits for (none: the zero Addr) and holds it
-// for the Service while it is free, so that no other Service gets it meanwhile.
+// track records the address a Service waits for (none: the zero Addr) and reserves
+// it for the Service while it is free, so that no other Service gets it meanwhile.
 // A refused request, or one for an address another namespace holds, waits for nothing.
-func (l *Ledger) track(key, namespace string, addr netip.Addr, refused error) {
-	old, had := l.requests[key]
-	if had && old.addr == addr && refused == nil {
+func (l *Ledger) track(r *record, addr netip.Addr, refused error) {
+	if r.request == addr && refused == nil {
 		return
 	}
-	delete(l.requests, key)
-	if had && (!l.holdsAddr(key, old.addr)) {
-		if l.alloc.Release(old.addr, key) {
-			l.handOff(old.addr, namespace)
-		}
-	}
-	if refused != nil || !addr.IsValid() || l.holdsAddr(key, addr) {
+	l.cancelRequest(r)
+	if refused != nil || !addr.IsValid() || r.addr == addr {
 		return
 	}
-	if holder, taken := l.alloc.Holder(addr); taken && holder != key && namespaceOf(holder) != namespace {
+	o, used := l.owners[addr]
+	if used && !o.foreign && o.svc != nil && o.svc.namespace != r.namespace {
 		return
 	}
-	l.requests[key] = request{addr: addr, namespace: namespace}
-	_ = l.alloc.Reserve(addr, key) // fails while someone holds it; handOff passes it on
-}
-
-func (l *Ledger) holdsAddr(key string, addr netip.Addr) bool {
-	h, ok := l.held[key]
-	return ok && h.addr == addr
+	r.request = addr
+	if !used && l.alloc.Take(addr) == nil {
+		l.owners[addr] = &owner{svc: r}
+	}
 }
 
 // allocate takes the lowest free address of the first of the Service's pools that has one.
@@ -243,7 +242,7 @@ func (l *Ledger) allocate(svc Service) (netip.Addr, error) {
 	}
 	var full joined
 	for _, name := range names {
-		addr, err := l.alloc.Allocate(name, svc.Key)
+		addr, err := l.alloc.Allocate(name)
 		if !errors.Is(err, ipam.ErrExhausted) {
 			return addr, err
 		}

@@ -3,14 +3,21 @@
 // published ConfigMap), kept current by informer events, and read by the ConfigMap
 // writer as the view to publish. It has no API client: every method is a short
 // decision in memory under one lock, so no caller ever waits on the network here.
+//
+// It is the one home of "who holds what": each address in use has one owner, a
+// Service (by UID) or a key someone else wrote; the allocator below it only counts
+// free slots.
 package ledger
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
@@ -19,6 +26,7 @@ import (
 
 // Service is what the ledger needs to know of a Kubernetes Service.
 type Service struct {
+	UID        types.UID
 	Key        string // "<namespace>/<name>"
 	Namespace  string
 	Wants      bool       // type LoadBalancer without a loadBalancerClass
@@ -31,7 +39,10 @@ type Service struct {
 
 // Options are the operator's rules for requests.
 type Options struct {
-	Pools *poolconfig.Config
+	// Pools are the address pools; nil while the pools file is invalid at start,
+	// when nothing new is handed out (PoolsErr says why).
+	Pools    *poolconfig.Config
+	PoolsErr error
 	// AllowOutsidePools lets a Service request an address outside every pool, as
 	// the 2017 provider did. OutsideHint tells a user how the operator turns it on.
 	AllowOutsidePools bool
@@ -57,18 +68,34 @@ func (s Size) fits(c Size) bool {
 	return c == Size{} || (s.Data <= c.Data && s.Annotation <= c.Annotation)
 }
 
-// holding is an address a Service holds and the entry published for it.
-// confirmed means the Service's status reports it: Kubernetes keeps it now.
-type holding struct {
-	addr      netip.Addr
-	entry     vipconfig.Entry
-	confirmed bool
+// record is what the ledger knows of one Service object (one UID).
+type record struct {
+	uid       types.UID
+	key       string // "<namespace>/<name>", for entries and messages
+	namespace string
+	addr      netip.Addr      // the address it holds, if any
+	entry     vipconfig.Entry // the entry published for addr
+	request   netip.Addr      // the address it waits for, if any
+	status    netip.Addr      // the address its status shows, if any
+	confirmed bool            // its status has shown addr: Kubernetes keeps it now
+	released  bool            // its load balancer was deleted: its status claims nothing
+	conflict  netip.Addr      // the address of the last conflict reported for it
 }
 
-// request is an address a Service asks for but does not hold yet.
-type request struct {
-	addr      netip.Addr
-	namespace string
+// strays reports whether r's status shows an address the ledger must follow: not
+// the one r holds, while r holds none or one its status showed before (a status
+// that has not caught up with a new decision yet is not followed).
+func (r *record) strays() bool {
+	return !r.released && r.status.IsValid() && r.status != r.addr && (!r.addr.IsValid() || r.confirmed)
+}
+
+// owner is who has one address in use: a Service holding it (svc.addr), a Service
+// waiting for it that has it reserved (svc.request), a key someone else wrote, or
+// a held address that such a key blocks (svc and foreign both set: a clash).
+type owner struct {
+	svc     *record
+	foreign bool
+	value   string // the foreign key's value
 }
 
 // Ledger is safe for concurrent use.
@@ -76,10 +103,8 @@ type Ledger struct {
 	mu       sync.Mutex
 	opts     Options
 	alloc    *ipam.Allocator
-	held     map[string]*holding   // Service key → its address
-	requests map[string]request    // Service key → the address it waits for
-	foreign  map[netip.Addr]string // keys others wrote → their values
-	clashes  map[netip.Addr]string // foreign keys on addresses Services hold → the holder
+	services map[types.UID]*record
+	owners   map[netip.Addr]*owner // every address in use; its slot is taken in alloc
 	size     Size                  // published size of the held entries
 	gen      uint64                // bumped on every change of the view
 	ready    bool                  // rebuilt from the cluster
@@ -89,48 +114,43 @@ type Ledger struct {
 
 // New returns an empty ledger that refuses decisions until Rebuild.
 func New(opts Options, report func(Event)) (*Ledger, error) {
-	alloc, err := ipam.NewAllocator(opts.Pools.IPAMPools()...)
+	alloc, err := newAllocator(opts.Pools)
 	if err != nil {
-		return nil, fmt.Errorf("address pools: %w", err)
+		return nil, err
 	}
 	if report == nil {
 		report = func(Event) {}
 	}
-	return &Ledger{opts: opts, alloc: alloc, report: report, held: map[string]*holding{},
-		requests: map[string]request{}, foreign: map[netip.Addr]string{}, clashes: map[netip.Addr]string{},
-		outside: map[netip.Addr]bool{}}, nil
+	return &Ledger{opts: opts, alloc: alloc, report: report, services: map[types.UID]*record{},
+		owners: map[netip.Addr]*owner{}, outside: map[netip.Addr]bool{}}, nil
 }
 
-// foreignHolder is the allocator's holder name for keys others wrote.
-func (l *Ledger) foreignHolder() string {
-	return fmt.Sprintf("an entry in ConfigMap %s that keepalived-cloud-provider does not manage", l.opts.ConfigMap)
+func newAllocator(pools *poolconfig.Config) (*ipam.Allocator, error) {
+	var ps []ipam.Pool
+	if pools != nil {
+		ps = pools.IPAMPools()
+	}
+	alloc, err := ipam.NewAllocator(ps...)
+	if err != nil {
+		return nil, fmt.Errorf("address pools: %w", err)
+	}
+	return alloc, nil
 }
 
-// Ready reports whether the ledger has been rebuilt and may decide.
-func (l *Ledger) Ready() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.ready
-}
-
-// Holds reports whether the Service holds addr (published, or blocked by a key
-// someone else wrote, which the Service keeps all the same).
-func (l *Ledger) Holds(key string, addr netip.Addr) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	h, ok := l.held[key]
-	return ok && h.addr == addr
+// Holds reports whether the Service holds addr.
+func (l *Ledger) Holds(uid types.UID, addr netip.Addr) bool {
+	a, ok := l.Holding(uid)
+	return ok && a == addr
 }
 
 // Holding returns the Service's address, if it holds one.
-func (l *Ledger) Holding(key string) (netip.Addr, bool) {
+func (l *Ledger) Holding(uid types.UID) (netip.Addr, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	h, ok := l.held[key]
-	if !ok {
-		return netip.Addr{}, false
+	if r, ok := l.services[uid]; ok && r.addr.IsValid() {
+		return r.addr, true
 	}
-	return h.addr, true
+	return netip.Addr{}, false
 }
 
 // View is what should be published: every held entry, except those a foreign
@@ -138,17 +158,20 @@ func (l *Ledger) Holding(key string) (netip.Addr, bool) {
 func (l *Ledger) View() vipconfig.View {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return vipconfig.View{Gen: l.gen, Ready: l.ready, Entries: l.viewLocked(), Usage: l.usageSummary()}
-}
-
-func (l *Ledger) viewLocked() map[netip.Addr]vipconfig.Entry {
-	entries := make(map[netip.Addr]vipconfig.Entry, len(l.held))
-	for _, h := range l.held {
-		if _, blocked := l.clashes[h.addr]; !blocked {
-			entries[h.addr] = h.entry
+	entries := make(map[netip.Addr]vipconfig.Entry, len(l.services))
+	for _, r := range l.services {
+		if r.addr.IsValid() && !l.owners[r.addr].foreign {
+			entries[r.addr] = r.entry
 		}
 	}
-	return entries
+	return vipconfig.View{Gen: l.gen, Entries: entries, Usage: l.usageSummary()}
+}
+
+// Ready reports whether the ledger has been rebuilt and may decide.
+func (l *Ledger) Ready() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ready
 }
 
 // Gen is the generation of the view; a write of this generation or later
@@ -159,53 +182,156 @@ func (l *Ledger) Gen() uint64 {
 	return l.gen
 }
 
-// hold records that key holds addr (already reserved for it) with entry.
-func (l *Ledger) hold(key string, addr netip.Addr, entry vipconfig.Entry, confirmed bool) {
-	if old, ok := l.held[key]; ok {
-		l.size = l.size.add(entrySize(old.addr, old.entry), -1)
+// recordOf returns the Service's record, made or brought up to date.
+func (l *Ledger) recordOf(svc Service) *record {
+	r, ok := l.services[svc.UID]
+	if !ok {
+		r = &record{uid: svc.UID}
+		l.services[svc.UID] = r
 	}
-	l.held[key] = &holding{addr: addr, entry: entry, confirmed: confirmed}
+	r.key, r.namespace, r.status = svc.Key, svc.Namespace, svc.Status
+	r.confirmed = r.confirmed || (r.addr.IsValid() && r.status == r.addr)
+	return r
+}
+
+// claim makes r own addr, whose slot it must be free to take: free, reserved for
+// r's own request, or held by nobody but r.
+func (l *Ledger) claim(r *record, addr netip.Addr) error {
+	o, used := l.owners[addr]
+	switch {
+	case !used:
+		if err := l.alloc.Take(addr); err != nil {
+			return err
+		}
+		l.owners[addr] = &owner{svc: r}
+	case o.svc != r || o.foreign:
+		return ipam.ErrInUse
+	}
+	return nil
+}
+
+// hold records that r holds addr (already claimed for it) with entry; an address
+// it held before is given up.
+func (l *Ledger) hold(r *record, addr netip.Addr, entry vipconfig.Entry) {
+	if r.addr == addr {
+		if r.entry != entry {
+			l.size = l.size.add(entrySize(addr, r.entry), -1).add(entrySize(addr, entry), 1)
+			r.entry = entry
+			l.gen++
+		}
+		return
+	}
+	if r.addr.IsValid() && r.addr != addr {
+		l.drop(r)
+	}
+	if r.request == addr {
+		r.request = netip.Addr{}
+	}
+	r.addr, r.entry, r.confirmed = addr, entry, r.status == addr
+	l.owners[addr].svc = r
 	l.size = l.size.add(entrySize(addr, entry), 1)
 	l.gen++
 }
 
-// drop forgets key's holding and frees its address for a waiting request of the
-// same namespace, if any; an address someone hand-wrote a key for stays blocked.
-func (l *Ledger) drop(key string) (netip.Addr, bool) {
-	h, ok := l.held[key]
-	if !ok {
-		return netip.Addr{}, false
+// drop makes r give up the address it holds, and passes the address on.
+func (l *Ledger) drop(r *record) (netip.Addr, bool) {
+	addr, held := l.unhold(r)
+	if held {
+		l.passOn(addr, r)
 	}
-	delete(l.held, key)
-	delete(l.clashes, h.addr)
-	delete(l.outside, h.addr)
-	l.size = l.size.add(entrySize(h.addr, h.entry), -1)
-	l.gen++
-	if !l.alloc.Release(h.addr, key) {
-		return h.addr, true
-	}
-	if _, hand := l.foreign[h.addr]; hand {
-		_ = l.alloc.Reserve(h.addr, l.foreignHolder()) // the key someone wrote holds it now
-	} else {
-		l.handOff(h.addr, namespaceOf(key))
-	}
-	return h.addr, true
+	return addr, held
 }
 
-// handOff gives a freed address to the first waiting request for it (in key
-// order) from namespace; "" means any namespace (a foreign key went away).
-func (l *Ledger) handOff(addr netip.Addr, namespace string) {
-	keys := make([]string, 0, 1)
-	for key, r := range l.requests {
-		if r.addr == addr && (namespace == "" || r.namespace == namespace) {
-			keys = append(keys, key)
+// unhold makes r give up the address it holds, leaving its owner to the caller.
+func (l *Ledger) unhold(r *record) (netip.Addr, bool) {
+	addr := r.addr
+	if !addr.IsValid() {
+		return addr, false
+	}
+	l.size = l.size.add(entrySize(addr, r.entry), -1)
+	r.addr, r.entry, r.confirmed = netip.Addr{}, vipconfig.Entry{}, false
+	delete(l.outside, addr)
+	l.gen++
+	return addr, true
+}
+
+// passOn gives addr, just given up by from, to whoever has the best claim on it:
+// a key someone wrote keeps it blocked; another Service whose status shows it
+// takes it (the status is the truth); a waiting request from the same namespace
+// (any namespace when a foreign key left) gets it reserved; otherwise it is free.
+func (l *Ledger) passOn(addr netip.Addr, from *record) {
+	o := l.owners[addr]
+	if o.svc == from {
+		o.svc = nil
+	}
+	if o.foreign {
+		return
+	}
+	if next := l.shownBy(addr, from); next != nil {
+		o.svc = next
+		l.hold(next, addr, next.entryOr(addr))
+		return
+	}
+	if next := l.waiter(addr, from); next != nil {
+		o.svc = next
+		return
+	}
+	delete(l.owners, addr)
+	l.alloc.Free(addr)
+}
+
+// shownBy finds another Service whose status shows addr, to follow, first by key.
+func (l *Ledger) shownBy(addr netip.Addr, except *record) *record {
+	return l.first(func(r *record) bool { return r != except && r.status == addr && r.strays() })
+}
+
+// waiter finds the first Service (by key) waiting for addr: from the namespace
+// of from, or any namespace when from is nil.
+func (l *Ledger) waiter(addr netip.Addr, from *record) *record {
+	return l.first(func(r *record) bool {
+		return r.request == addr && r != from && (from == nil || r.namespace == from.namespace)
+	})
+}
+
+func (l *Ledger) first(match func(*record) bool) *record {
+	var found []*record
+	for _, r := range l.services {
+		if match(r) {
+			found = append(found, r)
 		}
 	}
-	slices.Sort(keys)
-	for _, key := range keys {
-		if l.alloc.Reserve(addr, key) == nil {
-			return
-		}
+	if len(found) == 0 {
+		return nil
+	}
+	return slices.MinFunc(found, func(a, b *record) int { return cmp.Compare(a.key, b.key) })
+}
+
+// entryOr is the Service's entry for addr: the method it was published with, NAT
+// until its next sync says otherwise.
+func (r *record) entryOr(netip.Addr) vipconfig.Entry {
+	if r.entry.Service == r.key {
+		return r.entry
+	}
+	return vipconfig.Entry{Service: r.key, Method: vipconfig.NAT}
+}
+
+// forget removes a Service's record once it neither holds nor waits.
+func (l *Ledger) forget(r *record) {
+	l.cancelRequest(r)
+	if !r.addr.IsValid() {
+		delete(l.services, r.uid)
+	}
+}
+
+// cancelRequest stops r waiting, and passes on an address reserved for it.
+func (l *Ledger) cancelRequest(r *record) {
+	addr := r.request
+	if !addr.IsValid() {
+		return
+	}
+	r.request = netip.Addr{}
+	if o, ok := l.owners[addr]; ok && o.svc == r {
+		l.passOn(addr, r)
 	}
 }
 
@@ -216,7 +342,11 @@ func entrySize(addr netip.Addr, e vipconfig.Entry) Size {
 	return Size{Data: k + len(e.Value()), Annotation: k + 1}
 }
 
-func namespaceOf(key string) string {
-	ns, _, _ := strings.Cut(key, "/")
-	return ns
+// errPoolsInvalid is the message of an invalid pools file at start.
+func (l *Ledger) errPoolsInvalid() error {
+	return &AllocationError{Reason: ReasonPoolsInvalid, Err: fmt.Errorf(
+		"%w: no new address is handed out until the pools file is valid again (addresses already given stay): %w", ErrPoolsInvalid, l.opts.PoolsErr)}
 }
+
+// ErrPoolsInvalid marks refusals while the pools file is invalid.
+var ErrPoolsInvalid = errors.New("the address pools file is invalid")

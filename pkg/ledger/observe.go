@@ -1,11 +1,13 @@
 package ledger
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
-	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
@@ -14,7 +16,8 @@ import (
 
 // Event is something the ledger noticed that a person should hear of.
 type Event struct {
-	Service string // the Service concerned ("" for none)
+	Service string // the Service concerned, "<namespace>/<name>" ("" for none)
+	UID     types.UID
 	Addr    netip.Addr
 	Kind    EventKind
 	Message string
@@ -34,6 +37,9 @@ const (
 	Stale EventKind = "StaleEntryRemoved"
 	// Outside: a held address lies outside every pool after a pool change.
 	Outside EventKind = "AddressOutsidePools"
+	// Conflict: two Services' statuses, or a status and the ledger, give one
+	// address to two Services.
+	Conflict EventKind = "AddressConflict"
 )
 
 // Rebuild replaces everything the ledger knows with what the cluster keeps, in
@@ -43,35 +49,40 @@ const (
 // then the addresses Services ask for. Entries of ours that nothing backs are left
 // out of the view, so the next write removes them.
 func (l *Ledger) Rebuild(services []Service, snap vipconfig.Snapshot) error {
-	alloc, err := ipam.NewAllocator(l.opts.Pools.IPAMPools()...)
+	alloc, err := newAllocator(l.opts.Pools)
 	if err != nil {
-		return fmt.Errorf("address pools: %w", err)
+		return err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.alloc, l.size = alloc, Size{}
-	clear(l.held)
-	clear(l.requests)
-	clear(l.foreign)
-	clear(l.clashes)
+	clear(l.services)
+	clear(l.owners)
 	clear(l.outside)
-	slices.SortFunc(services, func(a, b Service) int { return strings.Compare(a.Key, b.Key) })
-	byKey := map[string]*Service{}
-	for i := range services {
-		svc := &services[i]
-		byKey[svc.Key] = svc
-		if svc.Wants && svc.Status.IsValid() && l.alloc.Reserve(svc.Status, svc.Key) == nil {
-			l.hold(svc.Key, svc.Status, vipconfig.Entry{Service: svc.Key, Method: svc.Method}, true)
+	// A conflict goes to the Service the ConfigMap publishes the address for, as before the rebuild.
+	slices.SortFunc(services, func(a, b Service) int {
+		return cmp.Or(cmp.Compare(unpublished(snap, a), unpublished(snap, b)), cmp.Compare(a.Key, b.Key))
+	})
+	byKey := map[string]*record{}
+	for _, svc := range services {
+		if svc.Wants {
+			r := l.recordOf(svc)
+			r.entry = vipconfig.Entry{Service: svc.Key, Method: svc.Method}
+			byKey[svc.Key] = r
+			l.follow(r)
 		}
 	}
 	l.adopt(snap, byKey)
 	l.observe(snap)
-	for i := range services {
-		if svc := &services[i]; svc.Wants {
-			if _, holds := l.held[svc.Key]; !holds {
-				want, err := l.permitted(*svc)
-				l.track(svc.Key, svc.Namespace, want, err)
-			}
+	for _, svc := range services {
+		if r := byKey[svc.Key]; r != nil && !r.addr.IsValid() {
+			want, err := l.permitted(svc)
+			l.track(r, want, err)
+		}
+	}
+	for _, r := range byKey {
+		if !r.addr.IsValid() && !r.request.IsValid() && !r.status.IsValid() {
+			delete(l.services, r.uid)
 		}
 	}
 	l.ready = true
@@ -80,19 +91,27 @@ func (l *Ledger) Rebuild(services []Service, snap vipconfig.Snapshot) error {
 	return nil
 }
 
+// unpublished is 0 if snap publishes the address svc's status shows for svc, else 1.
+func unpublished(snap vipconfig.Snapshot, svc Service) int {
+	key := svc.Status.String()
+	if e, err := vipconfig.ParseValue(snap.Data[key]); err == nil && snap.Listed[key] && e.Service == svc.Key {
+		return 0
+	}
+	return 1
+}
+
 // adopt holds the entries of ours that name a Service waiting for its status.
-func (l *Ledger) adopt(snap vipconfig.Snapshot, services map[string]*Service) {
+func (l *Ledger) adopt(snap vipconfig.Snapshot, services map[string]*record) {
 	for _, key := range slices.Sorted(maps.Keys(snap.Listed)) {
 		addr, entry, err := vipconfig.ParseEntry(key, snap.Data[key])
 		if err != nil {
 			continue // an edited value: repaired or reported once the view is published
 		}
-		svc, exists := services[entry.Service]
-		_, holds := l.held[entry.Service]
+		r, exists := services[entry.Service]
 		switch {
-		case exists && svc.Wants && !holds && l.alloc.Reserve(addr, entry.Service) == nil:
-			l.hold(entry.Service, addr, entry, false)
-		case holds && l.held[entry.Service].addr == addr:
+		case exists && r.addr == addr:
+		case exists && !r.addr.IsValid() && l.claim(r, addr) == nil:
+			l.hold(r, addr, entry)
 		default:
 			l.report(Event{Service: entry.Service, Addr: addr, Kind: Stale, Message: fmt.Sprintf(
 				"ConfigMap %s lists %s for %s, which no Service holds; the entry is removed", l.opts.ConfigMap, addr, entry.Service)})
@@ -114,120 +133,173 @@ func (l *Ledger) ObserveConfigMap(snap vipconfig.Snapshot) {
 func (l *Ledger) observe(snap vipconfig.Snapshot) {
 	seen := map[netip.Addr]bool{}
 	for key, value := range snap.Data {
-		addr, err := netip.ParseAddr(key)
-		if err != nil || !addr.Is4() || addr.String() != key || snap.Listed[key] {
+		addr, ok := vipconfig.CanonicalKey(key)
+		if !ok || snap.Listed[key] {
 			continue
 		}
-		if h, held := l.holderOf(addr); held && h.entry.Value() == value {
+		if h := l.holderOf(addr); h != nil && h.entry.Value() == value {
 			continue
 		}
 		seen[addr] = true
-		if _, known := l.foreign[addr]; !known {
-			l.foreignAppeared(addr, value)
-		}
-		l.foreign[addr] = value
+		l.foreignAppeared(addr, value)
 	}
-	for addr := range l.foreign {
-		if !seen[addr] {
-			l.foreignGone(addr)
+	for addr, o := range l.owners {
+		if o.foreign && !seen[addr] {
+			l.foreignGone(addr, o)
 		}
 	}
 }
 
-// holderOf finds the holding of addr, if a Service holds it.
-func (l *Ledger) holderOf(addr netip.Addr) (*holding, bool) {
-	key, ok := l.alloc.Holder(addr)
-	if !ok {
-		return nil, false
+// holderOf is the Service holding addr, if any.
+func (l *Ledger) holderOf(addr netip.Addr) *record {
+	if o, ok := l.owners[addr]; ok && o.svc != nil && o.svc.addr == addr {
+		return o.svc
 	}
-	h, ok := l.held[key]
-	if !ok || h.addr != addr {
-		return nil, false
-	}
-	return h, true
+	return nil
 }
 
 // foreignAppeared blocks addr for a key someone else wrote. A Service whose status
 // reports addr keeps it (reported); a Service that was only about to get it gives
 // it up and is given another one on its next sync.
 func (l *Ledger) foreignAppeared(addr netip.Addr, value string) {
-	holder, taken := l.alloc.Holder(addr)
-	h, held := l.held[holder]
+	o, used := l.owners[addr]
 	switch {
-	case taken && held && h.addr == addr && h.confirmed:
-		l.clashes[addr] = holder
-		l.gen++
-		l.report(Event{Service: holder, Addr: addr, Kind: Clash, Message: fmt.Sprintf(
+	case used && o.foreign:
+		o.value = value
+		return
+	case !used:
+		if l.alloc.Take(addr) != nil {
+			return // cannot happen: every taken slot has an owner
+		}
+		l.owners[addr] = &owner{foreign: true, value: value}
+		return
+	}
+	o.foreign, o.value = true, value
+	r := o.svc
+	switch {
+	case r == nil:
+	case r.addr == addr && r.confirmed:
+		l.gen++ // its entry leaves the view
+		l.report(Event{Service: r.key, UID: r.uid, Addr: addr, Kind: Clash, Message: fmt.Sprintf(
 			"ConfigMap %s has the key %s with value %q, written by someone else, for this Service's address; the Service keeps %s and the key is left alone: remove the key so that the entry can be published",
 			l.opts.ConfigMap, addr, value, addr)})
-		return
-	case taken && held && h.addr == addr:
-		delete(l.held, holder)
-		l.size = l.size.add(entrySize(addr, h.entry), -1)
-		l.gen++
-		l.alloc.Release(addr, holder)
-	case taken && holder != l.foreignHolder():
-		l.alloc.Release(addr, holder) // a waiting request's hold; it keeps waiting
+	case r.addr == addr:
+		l.drop(r) // the key keeps it: passOn leaves a foreign owner alone
+		l.follow(r) // back to the address its status shows, if any
+	default:
+		o.svc = nil // a waiting request's reservation; it keeps waiting
 	}
-	_ = l.alloc.Reserve(addr, l.foreignHolder())
 }
 
 // foreignGone frees addr when the key someone else wrote is removed.
-func (l *Ledger) foreignGone(addr netip.Addr) {
-	delete(l.foreign, addr)
-	if _, clashed := l.clashes[addr]; clashed {
-		delete(l.clashes, addr)
+func (l *Ledger) foreignGone(addr netip.Addr, o *owner) {
+	o.foreign, o.value = false, ""
+	if o.svc != nil {
 		l.gen++ // the held entry can be published now
 		return
 	}
-	if l.alloc.Release(addr, l.foreignHolder()) {
-		l.handOff(addr, "")
-	}
+	l.passOn(addr, nil)
 }
 
-// ObserveService keeps what a Service asks for current while it waits for its turn
-// in the service controller's queue, and notes when its status reports its address.
+// ObserveService follows a Service between syncs: what it asks for, and the address
+// its status shows (see follow).
 func (l *Ledger) ObserveService(svc Service) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.ready {
 		return
 	}
-	if h, holds := l.held[svc.Key]; holds {
-		h.confirmed = h.confirmed || svc.Status == h.addr
-		return
-	}
 	if !svc.Wants {
-		l.track(svc.Key, svc.Namespace, netip.Addr{}, nil)
+		if r, ok := l.services[svc.UID]; ok {
+			r.status = svc.Status
+			l.track(r, netip.Addr{}, nil)
+		}
 		return
 	}
-	want, err := l.permitted(svc)
-	l.track(svc.Key, svc.Namespace, want, err)
+	r := l.recordOf(svc)
+	l.follow(r)
+	if !r.addr.IsValid() {
+		want, err := l.permitted(svc)
+		l.track(r, want, err)
+	}
+	if !r.addr.IsValid() && !r.request.IsValid() && !r.status.IsValid() {
+		delete(l.services, r.uid)
+	}
+}
+
+// follow makes the ledger agree with the address r's status shows: Kubernetes
+// keeps statuses, and every client reads them. A free address is taken for r; one
+// another Service holds is a conflict, which the holder wins while its own status
+// shows the address too.
+func (l *Ledger) follow(r *record) {
+	if !r.strays() {
+		return
+	}
+	s := r.status
+	o, used := l.owners[s]
+	switch {
+	case !used:
+		if l.alloc.Take(s) != nil {
+			return // cannot happen: every taken slot has an owner
+		}
+		l.owners[s] = &owner{svc: r}
+	case o.svc != nil && o.svc != r && o.svc.addr == s && o.svc.status == s:
+		l.conflict(o.svc, r, s, fmt.Sprintf("the statuses of %s and %s both show %s; %s keeps it and %s keeps the address the provider gave it: edit or re-apply %s so that its status is corrected",
+			o.svc.key, r.key, s, o.svc.key, r.key, r.key))
+		return
+	case o.svc != nil && o.svc != r && o.svc.addr == s:
+		loser := o.svc
+		l.conflict(loser, r, s, fmt.Sprintf("the status of %s shows %s, which the provider had given to %s, whose status does not show it; %s keeps it and %s is given another address at its next sync",
+			r.key, s, loser.key, r.key, loser.key))
+		l.unhold(loser)
+		defer l.follow(loser) // once r holds s: the loser may follow its own status
+	}
+	if o, _ := l.owners[s]; o.foreign && o.svc != r {
+		l.report(Event{Service: r.key, UID: r.uid, Addr: s, Kind: Clash, Message: fmt.Sprintf(
+			"ConfigMap %s has the key %s, written by someone else, for the address this Service's status shows; the Service keeps %s and the key is left alone: remove the key so that the entry can be published",
+			l.opts.ConfigMap, s, s)})
+	}
+	l.owners[s].svc = r // a reservation for someone's request is taken over: that request waits on
+	l.hold(r, s, r.entryOr(s))
+}
+
+// conflict reports, once per address, that a and b both have a claim on addr.
+func (l *Ledger) conflict(a, b *record, addr netip.Addr, why string) {
+	for _, r := range []*record{a, b} {
+		if r.conflict == addr {
+			continue
+		}
+		r.conflict = addr
+		l.report(Event{Service: r.key, UID: r.uid, Addr: addr, Kind: Conflict, Message: "Address conflict: " + why})
+	}
 }
 
 // ServiceGone forgets a deleted Service. If it still held an address (its finalizer
 // was removed by hand, so nobody released it) the address is freed.
-func (l *Ledger) ServiceGone(key string) {
+func (l *Ledger) ServiceGone(uid types.UID) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.ready {
+	r, ok := l.services[uid]
+	if !l.ready || !ok {
 		return
 	}
-	l.track(key, namespaceOf(key), netip.Addr{}, nil)
-	if addr, held := l.drop(key); held {
-		l.report(Event{Service: key, Addr: addr, Kind: Orphan, Message: fmt.Sprintf(
-			"Service %s was deleted without releasing %s (was its finalizer removed by hand?); the entry is removed and the address freed", key, addr)})
+	r.released = true
+	l.cancelRequest(r)
+	if addr, held := l.drop(r); held {
+		l.report(Event{Service: r.key, UID: uid, Addr: addr, Kind: Orphan, Message: fmt.Sprintf(
+			"Service %s was deleted without releasing %s (was its finalizer removed by hand?); the entry is removed and the address freed", r.key, addr)})
 	}
+	delete(l.services, uid)
 }
 
 // Orphans lists the Services that hold an address but do not exist, for a sweep.
-func (l *Ledger) Orphans(exists func(key string) bool) []string {
+func (l *Ledger) Orphans(exists func(key string, uid types.UID) bool) []types.UID {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var gone []string
-	for key := range l.held {
-		if !exists(key) {
-			gone = append(gone, key)
+	var gone []types.UID
+	for uid, r := range l.services {
+		if r.addr.IsValid() && !exists(r.key, uid) {
+			gone = append(gone, uid)
 		}
 	}
 	return gone
@@ -238,11 +310,11 @@ func (l *Ledger) Orphans(exists func(key string) bool) []string {
 func (l *Ledger) SetPools(pools *poolconfig.Config) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	next, _, err := l.alloc.Repool(pools.IPAMPools()...)
+	next, _, err := ipam.Repool(slices.Collect(maps.Keys(l.owners)), pools.IPAMPools()...)
 	if err != nil {
 		return err
 	}
-	l.alloc, l.opts.Pools = next, pools
+	l.alloc, l.opts.Pools, l.opts.PoolsErr = next, pools, nil
 	l.gen++ // the usage summary changed
 	l.reportOutside()
 	return nil
@@ -250,14 +322,20 @@ func (l *Ledger) SetPools(pools *poolconfig.Config) error {
 
 // reportOutside reports each held address newly outside every pool, once.
 func (l *Ledger) reportOutside() {
-	for key, h := range l.held {
-		_, in := l.alloc.PoolOf(h.addr)
+	if l.opts.Pools == nil {
+		return // the pools are unknown, not changed
+	}
+	for _, r := range l.services {
+		if !r.addr.IsValid() {
+			continue
+		}
+		_, in := l.alloc.PoolOf(r.addr)
 		switch {
 		case in:
-			delete(l.outside, h.addr)
-		case !l.outside[h.addr]:
-			l.outside[h.addr] = true
-			l.report(Event{Service: key, Addr: h.addr, Kind: Outside,
+			delete(l.outside, r.addr)
+		case !l.outside[r.addr]:
+			l.outside[r.addr] = true
+			l.report(Event{Service: r.key, UID: r.uid, Addr: r.addr, Kind: Outside,
 				Message: "Address lies outside every pool now; it stays with its Service and is not handed to anyone else"})
 		}
 	}

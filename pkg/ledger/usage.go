@@ -22,14 +22,25 @@ type Stats struct {
 func (l *Ledger) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	outside := 0
-	for _, h := range l.held {
-		if _, in := l.alloc.PoolOf(h.addr); !in {
-			outside++
+	s := Stats{Pools: l.alloc.Usage(), Size: l.size, Capacity: l.opts.Capacity}
+	for _, r := range l.services {
+		if !r.addr.IsValid() {
+			continue
+		}
+		s.Entries++
+		if _, in := l.alloc.PoolOf(r.addr); !in {
+			s.Outside++
 		}
 	}
-	return Stats{Pools: l.alloc.Usage(), Outside: outside, Entries: len(l.held), Size: l.size,
-		Capacity: l.opts.Capacity, ForeignKeys: len(l.foreign), BlockedByKeys: len(l.clashes)}
+	for addr, o := range l.owners {
+		if o.foreign {
+			s.ForeignKeys++
+			if o.svc != nil && o.svc.addr == addr {
+				s.BlockedByKeys++
+			}
+		}
+	}
+	return s
 }
 
 // Fill is how full the ConfigMap is, from 0 to 1.

@@ -33,12 +33,12 @@ func TestIPAMPoolsCarveOutReserved(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 7 {
-		ip, err := a.Allocate("shared-1", "ns/svc")
+		ip, err := a.Allocate("shared-1")
 		if err != nil || cfg.IsReserved(ip) {
 			t.Fatalf("allocation %d gave %v, %v", i, ip, err)
 		}
 	}
-	if got, _ := a.Allocate("team-a", "ns/svc"); got != ip("10.0.2.16") {
+	if got, _ := a.Allocate("team-a"); got != ip("10.0.2.16") {
 		t.Errorf("first team-a address = %v, want 10.0.2.16", got)
 	}
 }

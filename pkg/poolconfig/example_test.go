@@ -33,7 +33,7 @@ reserved:
 	}
 	for _, ns := range []string{"team-a", "web"} {
 		pools, _ := cfg.Candidates(ns, "")
-		ip, err := alloc.Allocate(pools[0], ns+"/svc")
+		ip, err := alloc.Allocate(pools[0])
 		fmt.Println(ns, pools, ip, err)
 	}
 	_, err = cfg.Candidates("web", "public")

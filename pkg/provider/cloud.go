@@ -2,11 +2,13 @@ package provider
 
 import (
 	"context"
+	"fmt"
 
 	"k8s.io/client-go/informers"
 	cloudprovider "k8s.io/cloud-provider"
 	"k8s.io/klog/v2"
 
+	"github.com/munnerz/keepalived-cloud-provider/pkg/fencing"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/ledger"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
 )
@@ -24,6 +26,7 @@ var configMapCapacity = ledger.Size{Data: 1<<20 - 64<<10, Annotation: 256<<10 - 
 type Cloud struct {
 	cfg     Config
 	metrics *Metrics
+	fence   *fencing.Fence // nil without leader election
 	lb      *LoadBalancer
 	run     *runtime
 }
@@ -33,32 +36,46 @@ var (
 	_ cloudprovider.InformerUser = (*Cloud)(nil)
 )
 
-// NewCloud returns a provider for a validated configuration.
-func NewCloud(cfg Config, m *Metrics) *Cloud { return &Cloud{cfg: cfg, metrics: m} }
+// NewCloud returns a provider for a validated configuration; fence (nil without
+// leader election) keeps it from acting while it is not certain to lead.
+func NewCloud(cfg Config, m *Metrics, fence *fencing.Fence) *Cloud {
+	return &Cloud{cfg: cfg, metrics: m, fence: fence}
+}
 
 // Initialize runs once this instance leads. Everything is built from what the
 // cluster and the pools file say now, not from what this process read at start:
 // a standby may have waited for hours.
 func (c *Cloud) Initialize(clients cloudprovider.ControllerClientBuilder, stop <-chan struct{}) {
 	client := clients.ClientOrDie("keepalived-cloud-provider")
-	pools, seen := c.cfg.Pools, ""
+	pools := poolsAtStart{pools: c.cfg.Pools}
 	if c.cfg.PoolsFile != "" {
-		pools, seen = c.currentPools(pools)
+		pools = c.currentPools()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-stop; cancel() }()
-	c.run = newRuntime(ctx, c.cfg, pools, client, c.metrics)
+	c.run = newRuntime(ctx, c.cfg, pools, client, c.metrics, c.fence)
 	c.lb = c.run.lb
 	if c.cfg.PoolsFile != "" {
-		go c.run.watchPoolsFile(c.cfg.PoolsFile, poolsFilePoll, seen, stop)
+		go c.run.watchPoolsFile(c.cfg.PoolsFile, poolsFilePoll, pools.content, stop)
 	}
 }
 
-// currentPools reads the pools file as it is now; if it no longer reads or validates,
-// the pools read at start stay in force. content is what the watcher starts from.
-func (c *Cloud) currentPools(atStart *poolconfig.Config) (pools *poolconfig.Config, content string) {
+// poolsAtStart are the pools in force when leading starts: the file's, or none
+// (err says why) while it does not read or validate.
+type poolsAtStart struct {
+	pools   *poolconfig.Config
+	err     error
+	content string // what the watcher starts from
+}
+
+// currentPools reads the pools file as it is now. A file that no longer reads or
+// validates puts no pools in force: any copy read earlier may hold pools the
+// operator has removed since. Addresses that statuses show stay; nothing new is
+// handed out until the file is valid again.
+func (c *Cloud) currentPools() poolsAtStart {
 	path := c.cfg.PoolsFile
 	content, data, err := readPoolsFile(path)
+	var pools *poolconfig.Config
 	if err == nil {
 		var warnings []string
 		pools, warnings, err = poolconfig.Parse(data)
@@ -67,11 +84,12 @@ func (c *Cloud) currentPools(atStart *poolconfig.Config) (pools *poolconfig.Conf
 		}
 	}
 	if err != nil {
-		klog.ErrorS(err, "Pools file is unreadable or invalid now; using the pools read at start", "file", path)
+		err = fmt.Errorf("pools file %s: %w", path, err)
+		klog.ErrorS(err, "Pools file is unreadable or invalid; no new addresses are handed out until it is valid again", "file", path)
 		c.metrics.reloadFailures.Inc()
-		return atStart, content
+		return poolsAtStart{err: err, content: content}
 	}
-	return pools, content
+	return poolsAtStart{pools: pools, content: content}
 }
 
 // SetInformers hooks the ledger to the Services informer the controller manager
@@ -93,9 +111,10 @@ func (c *Cloud) ProviderName() string                           { return Provide
 func (c *Cloud) HasClusterID() bool { return true }
 
 // ledgerOptions are the ledger's rules from the configuration.
-func ledgerOptions(cfg Config, pools *poolconfig.Config) ledger.Options {
+func ledgerOptions(cfg Config, pools poolsAtStart) ledger.Options {
 	return ledger.Options{
-		Pools:             pools,
+		Pools:             pools.pools,
+		PoolsErr:          pools.err,
 		AllowOutsidePools: cfg.AllowOutside,
 		OutsideHint:       OutsideHint,
 		Forbidden:         cfg.ClusterIPs,

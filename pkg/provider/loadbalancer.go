@@ -12,6 +12,7 @@ import (
 	"k8s.io/cloud-provider/api"
 	"k8s.io/klog/v2"
 
+	"github.com/munnerz/keepalived-cloud-provider/pkg/fencing"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/ledger"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
@@ -19,6 +20,10 @@ import (
 // allocationRetry is how soon a Service that could not get an address is tried again, so
 // it gets one shortly after another Service frees one or the pools change.
 const allocationRetry = 5 * time.Second
+
+// poolsRetry is how soon a Service waiting for a valid pools file is tried again: the
+// file is polled every poolsFilePoll, and allocation resumes within both.
+const poolsRetry = 2 * time.Second
 
 // readyTimeout bounds how long a sync waits for the ledger to be rebuilt.
 const readyTimeout = time.Minute
@@ -31,6 +36,7 @@ type LoadBalancer struct {
 	ledger  *ledger.Ledger
 	writer  *vipconfig.Writer
 	ready   <-chan struct{} // closed once the ledger is rebuilt
+	fence   *fencing.Fence
 	metrics *Metrics
 	events  *eventSink
 }
@@ -42,7 +48,11 @@ func (l *LoadBalancer) GetLoadBalancer(ctx context.Context, _ string, svc *corev
 	if err := l.waitReady(ctx); err != nil {
 		return nil, false, err
 	}
-	addr, ok := l.ledger.Holding(serviceKey(svc))
+	// The controller removes the finalizer when this says "does not exist".
+	if err := l.leading(); err != nil {
+		return nil, false, err
+	}
+	addr, ok := l.ledger.Holding(svc.UID)
 	if !ok {
 		return nil, false, nil
 	}
@@ -70,12 +80,16 @@ func (l *LoadBalancer) EnsureLoadBalancer(ctx context.Context, _ string, svc *co
 	for attempt := 1; attempt <= 3; attempt++ {
 		addr, gen, err := l.ledger.Ensure(in)
 		if err != nil {
-			return nil, l.failed(err)
+			return nil, l.failed(svc, err)
 		}
 		if err := l.writer.Wait(ctx, gen); err != nil {
 			return nil, err
 		}
-		if l.ledger.Holds(in.Key, addr) {
+		// The controller patches the status with what this returns.
+		if err := l.leading(); err != nil {
+			return nil, err
+		}
+		if l.ledger.Holds(in.UID, addr) {
 			klog.FromContext(ctx).WithValues("service", klog.KObj(svc)).V(2).Info("Published load balancer address", "address", addr, "method", in.Method)
 			l.warnIfNearlyFull(svc)
 			return loadBalancerStatus(addr), nil
@@ -86,13 +100,26 @@ func (l *LoadBalancer) EnsureLoadBalancer(ctx context.Context, _ string, svc *co
 
 // failed turns an allocation failure into a quick retry: pools, requests and holders
 // change without touching this Service, so the controller's growing back-off is too slow.
-func (l *LoadBalancer) failed(err error) error {
+func (l *LoadBalancer) failed(svc *corev1.Service, err error) error {
 	var failure *ledger.AllocationError
-	if errors.As(err, &failure) {
-		l.metrics.failed(failure.Pool, failure.Reason)
+	if !errors.As(err, &failure) {
+		return err
+	}
+	l.metrics.failed(failure.Pool, failure.Reason)
+	if failure.Reason == ledger.ReasonPoolsInvalid {
+		l.events.warn(svc, "PoolsFileInvalid", err.Error())
+		return api.NewRetryError(err.Error(), poolsRetry)
+	}
+	return api.NewRetryError(err.Error(), allocationRetry)
+}
+
+// leading refuses success while this replica is not certain to hold the lease: a
+// resumed old leader must not have the controller write a status from stale memory.
+func (l *LoadBalancer) leading() error {
+	if _, err := l.fence.Check(); err != nil {
 		return api.NewRetryError(err.Error(), allocationRetry)
 	}
-	return err
+	return nil
 }
 
 // UpdateLoadBalancer has nothing to do: the VIP does not depend on the set of nodes.
@@ -106,11 +133,15 @@ func (l *LoadBalancer) EnsureLoadBalancerDeleted(ctx context.Context, _ string, 
 	if err := l.waitReady(ctx); err != nil {
 		return err
 	}
-	addr, gen, err := l.ledger.Release(serviceKey(svc))
+	addr, gen, err := l.ledger.Release(svc.UID)
 	if err != nil {
 		return err
 	}
 	if err := l.writer.Wait(ctx, gen); err != nil {
+		return err
+	}
+	// The controller removes the finalizer when this succeeds.
+	if err := l.leading(); err != nil {
 		return err
 	}
 	if addr.IsValid() {
@@ -141,7 +172,7 @@ func (l *LoadBalancer) waitReady(ctx context.Context) error {
 // warnIfNearlyFull tells the Service's owner, past 90 %, that the ConfigMap is filling up.
 func (l *LoadBalancer) warnIfNearlyFull(svc *corev1.Service) {
 	if fill := l.ledger.Fill(); fill > 0.9 {
-		l.events.warn(svc.Namespace, svc.Name, "ConfigMapNearlyFull", fmt.Sprintf(
+		l.events.warn(svc, "ConfigMapNearlyFull", fmt.Sprintf(
 			"ConfigMap %s is %d%% full; past 100%% new LoadBalancer Services get no address", l.writer, int(fill*100)))
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
@@ -43,7 +44,7 @@ func startCloud(t *testing.T, pool string, objs ...*corev1.Service) (*LoadBalanc
 	stop := make(chan struct{})
 	t.Cleanup(func() { close(stop) })
 	cloud := NewCloud(Config{Pools: pools, Namespace: "kube-system", ConfigMap: "vip-configmap", DefaultMethod: vipconfig.NAT},
-		NewMetrics(metrics.NewKubeRegistry().MustRegister))
+		NewMetrics(metrics.NewKubeRegistry().MustRegister), nil)
 	cloud.Initialize(clients{client}, stop)
 	factory := informers.NewSharedInformerFactory(client, 0)
 	cloud.SetInformers(factory)
@@ -54,7 +55,7 @@ func startCloud(t *testing.T, pool string, objs ...*corev1.Service) (*LoadBalanc
 
 func lbService(name string) *corev1.Service {
 	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID("uid-" + name)},
 		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer},
 	}
 }

@@ -11,14 +11,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
+	"github.com/munnerz/keepalived-cloud-provider/pkg/fencing"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/ledger"
-	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
 
@@ -42,7 +43,7 @@ type runtime struct {
 	once     sync.Once
 }
 
-func newRuntime(ctx context.Context, cfg Config, pools *poolconfig.Config, client kubernetes.Interface, m *Metrics) *runtime {
+func newRuntime(ctx context.Context, cfg Config, pools poolsAtStart, client kubernetes.Interface, m *Metrics, fence *fencing.Fence) *runtime {
 	r := &runtime{ctx: ctx, cfg: cfg, metrics: m, ready: make(chan struct{}), events: newEventSink(ctx, client)}
 	led, err := ledger.New(ledgerOptions(cfg, pools), r.report)
 	if err != nil {
@@ -58,7 +59,7 @@ func newRuntime(ctx context.Context, cfg Config, pools *poolconfig.Config, clien
 	cmInformer := factory.Core().V1().ConfigMaps()
 	r.cms, r.cmSynced = cmInformer.Lister(), cmInformer.Informer().HasSynced
 	r.writer = vipconfig.NewWriter(client, cfg.Namespace, cfg.ConfigMap, vipconfig.Hooks{
-		View: led.View, Ready: led.Ready, Observe: led.ObserveConfigMap, Cached: r.cachedConfigMap, Wrote: r.wrote,
+		View: led.View, Ready: led.Ready, Observe: led.ObserveConfigMap, Cached: r.cachedConfigMap, Wrote: r.wrote, Lease: fence.Check,
 	})
 	_, _ = cmInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { r.writer.Observed(asConfigMap(obj)) },
@@ -67,7 +68,7 @@ func newRuntime(ctx context.Context, cfg Config, pools *poolconfig.Config, clien
 	})
 	factory.Start(ctx.Done())
 	go r.writer.Run(ctx)
-	r.lb = &LoadBalancer{cfg: cfg, ledger: led, writer: r.writer, ready: r.ready, metrics: m, events: r.events}
+	r.lb = &LoadBalancer{cfg: cfg, ledger: led, writer: r.writer, ready: r.ready, fence: fence, metrics: m, events: r.events}
 	return r
 }
 
@@ -128,7 +129,7 @@ func (r *runtime) serviceGone(obj any) {
 		obj = tomb.Obj
 	}
 	if svc, ok := obj.(*corev1.Service); ok {
-		r.ledger.ServiceGone(serviceKey(svc))
+		r.ledger.ServiceGone(svc.UID)
 		r.writer.Kick()
 	}
 }
@@ -143,14 +144,14 @@ func (r *runtime) sweepOrphans(lister corelisters.ServiceLister) {
 			return
 		case <-tick.C:
 		}
-		exists := func(key string) bool {
+		exists := func(key string, uid types.UID) bool {
 			ns, name := splitKey(key)
-			_, err := lister.Services(ns).Get(name)
-			return !apierrors.IsNotFound(err)
+			svc, err := lister.Services(ns).Get(name)
+			return !apierrors.IsNotFound(err) && (err != nil || svc.UID == uid)
 		}
 		orphans := r.ledger.Orphans(exists)
-		for _, key := range orphans {
-			r.ledger.ServiceGone(key)
+		for _, uid := range orphans {
+			r.ledger.ServiceGone(uid)
 		}
 		if len(orphans) > 0 {
 			r.writer.Kick() // otherwise there is nothing to write: the writer resyncs on its own
@@ -173,17 +174,24 @@ func (r *runtime) report(e ledger.Event) {
 	r.metrics.noticed(string(e.Kind))
 	if e.Service != "" && e.Kind != ledger.Orphan && e.Kind != ledger.Stale {
 		ns, name := splitKey(e.Service)
-		r.events.warn(ns, name, string(e.Kind), e.Message)
+		r.events.warnRef(serviceRef(ns, name, e.UID), string(e.Kind), e.Message)
 	}
 }
 
-// wrote records a write, and reports what it repaired.
-func (r *runtime) wrote(res vipconfig.Rendered, drift vipconfig.Drift, size int) {
-	r.metrics.wrote(size)
+// wrote records a round of the writer, and reports what it repaired, in the terms
+// of the view it wrote.
+func (r *runtime) wrote(round vipconfig.Round) {
+	if round.Written {
+		r.metrics.wrote(round.Size)
+	}
 	r.metrics.observe(r.ledger.Stats())
-	for _, key := range res.Removed {
+	for _, key := range round.Removed {
 		klog.V(4).InfoS("Removed ConfigMap entry no Service holds", "configMap", r.writer.String(), "key", key)
 	}
+	for addr, entry := range round.Blocked {
+		klog.V(2).InfoS("Entry not written: someone else's key holds its address", "configMap", r.writer.String(), "address", addr, "service", entry.Service)
+	}
+	drift := round.Drift
 	switch {
 	case drift.Recreated:
 		klog.InfoS("ConfigMap was deleted; re-created it with every entry", "configMap", r.writer.String())
@@ -192,17 +200,12 @@ func (r *runtime) wrote(res vipconfig.Rendered, drift vipconfig.Drift, size int)
 		klog.InfoS("Ownership annotation was removed or edited; restored it", "configMap", r.writer.String(), "annotation", vipconfig.OwnedAnnotation)
 		r.metrics.repaired("annotation")
 	}
-	if len(drift.Entries) == 0 {
-		return
-	}
-	view := r.ledger.View()
-	for _, addr := range drift.Entries {
-		entry := view.Entries[addr]
+	for addr, entry := range drift.Entries {
 		msg := fmt.Sprintf("ConfigMap %s entry %s was deleted or edited by someone else; restored it to %q", r.writer, addr, entry.Value())
 		klog.InfoS(msg, "service", entry.Service)
 		r.metrics.repaired("entry")
 		ns, name := splitKey(entry.Service)
-		r.events.warn(ns, name, "ConfigMapEntryRepaired", msg)
+		r.events.warnRef(serviceRef(ns, name, ""), "ConfigMapEntryRepaired", msg)
 	}
 }
 

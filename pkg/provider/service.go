@@ -105,6 +105,7 @@ func describe(svc *corev1.Service, fallback vipconfig.Method) (ledger.Service, e
 		request, requestErr = netip.Addr{}, nil // a Service on its way out asks for nothing new
 	}
 	return ledger.Service{
+		UID:        svc.UID,
 		Key:        serviceKey(svc),
 		Namespace:  svc.Namespace,
 		Wants:      wantsLoadBalancer(svc),

@@ -24,9 +24,10 @@ controlplane: ## Build kube-apiserver, kubectl and etcd into bin/controlplane (o
 	./hack/controlplane.sh
 
 .PHONY: test
-test: controlplane ## Run unit and integration tests (builds the local control plane first).
+test: controlplane ## Run unit and integration tests with -race (builds the local control plane and installs the data-plane tools first).
+	./hack/dataplane-prereqs.sh
 	go vet ./...
-	go test -race -count=1 -timeout 30m ./...
+	go test -race -count=1 -timeout 30m ./... ; status=$$?; ./hack/dataplane-prereqs.sh --check; exit $$status
 
 .PHONY: bench
 bench: bench-micro bench-apiserver ## Run every benchmark: in-process figures, then against a real API server.

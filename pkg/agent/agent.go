@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/klog/v2"
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/agent/keepalived"
@@ -56,7 +57,7 @@ func New(cfg Config, client kubernetes.Interface, m *Metrics) *Agent {
 	a.proc = &keepalived.Process{
 		Command: cfg.KeepalivedCommand, ConfigFile: a.path(confFile), Dir: cfg.ConfigDir,
 		BeforeStart: a.beforeStart, OnExit: a.onExit,
-		StopTimeout: 5 * time.Second, MinBackoff: time.Second, MaxBackoff: 30 * time.Second,
+		StopTimeout: 5 * time.Second, Backoff: flowcontrol.NewBackOff(time.Second, 30*time.Second),
 	}
 	return a
 }
@@ -115,13 +116,9 @@ func (a *Agent) prepare(ctx context.Context) (*os.File, error) {
 			a.known[addr] = true
 		}
 	}
-	if a.cfg.HealthCheckURL != "" {
-		// Unhealthy until the first check passes: a booting node must not win.
-		if err := a.writeHealth(false); err != nil {
-			return nil, err
-		}
+	if err := a.bootHealth(); err != nil {
+		return nil, err
 	}
-	a.metrics.ProxyHealthy.Set(1)
 	klog.InfoS("Starting", "node", a.cfg.NodeName, "interface", a.cfg.Interface, "configMap", a.cfg.Namespace+"/"+a.cfg.ConfigMap,
 		"instances", a.cfg.Instances, "virtualRouterIDs", fmt.Sprintf("%d-%d", a.cfg.RouterIDBase, a.cfg.RouterIDBase+a.cfg.Instances-1),
 		"unicast", a.cfg.Unicast, "healthCheckURL", a.cfg.HealthCheckURL, "configDir", a.cfg.ConfigDir)
@@ -157,7 +154,7 @@ func (a *Agent) loop(ctx context.Context, serveErr <-chan error) {
 func (a *Agent) sync() error {
 	cm := a.watch.configMap()
 	a.metrics.ConfigMapPresent.Set(boolGauge(cm != nil))
-	vips, problems := Entries(cm)
+	vips, problems := entries(cm)
 	a.report(cm == nil, problems)
 	spec := a.specFor(vips, a.peers())
 	conf := keepalived.Render(spec)
@@ -190,7 +187,7 @@ func (a *Agent) sync() error {
 }
 
 // report logs the entries that cannot be announced, once per change.
-func (a *Agent) report(missing bool, problems []Problem) {
+func (a *Agent) report(missing bool, problems []problem) {
 	a.metrics.BadEntries.Set(float64(len(problems)))
 	var lines []string
 	if missing {

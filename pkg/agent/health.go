@@ -19,7 +19,7 @@ const failuresToDemote = 3
 // healthy node's, so a node that cannot forward gives its VIPs away.
 func (a *Agent) checkHealth(ctx context.Context) {
 	client := &http.Client{Timeout: min(a.cfg.HealthCheckInterval, 2*time.Second)}
-	failures, healthy := failuresToDemote, false // as prepare wrote
+	failures, healthy := failuresToDemote, false // as bootHealth wrote
 	ticker := time.NewTicker(a.cfg.HealthCheckInterval)
 	defer ticker.Stop()
 	for {
@@ -59,6 +59,17 @@ func probe(ctx context.Context, client *http.Client, url string) error {
 		return fmt.Errorf("status %s", resp.Status)
 	}
 	return nil
+}
+
+// bootHealth sets the state a node starts in: unhealthy until the first check passes,
+// so that a booting node does not win; healthy when the check is off (nothing demotes
+// the node then).
+func (a *Agent) bootHealth() error {
+	if a.cfg.HealthCheckURL == "" {
+		a.metrics.ProxyHealthy.Set(1)
+		return nil
+	}
+	return a.writeHealth(false)
 }
 
 // writeHealth writes the value keepalived multiplies by the track_file weight.

@@ -27,8 +27,8 @@ type Options struct {
 	ConfigDir, KeepalivedCommand, IPCommand, ListenAddress string
 }
 
-// DefaultHealthCheckURL is kube-proxy's health endpoint on the node.
-const DefaultHealthCheckURL = "http://127.0.0.1:10256/healthz"
+// defaultHealthCheckURL is kube-proxy's health endpoint on the node.
+const defaultHealthCheckURL = "http://127.0.0.1:10256/healthz"
 
 func (o *Options) settings() []setting.Setting {
 	return []setting.Setting{
@@ -43,7 +43,7 @@ func (o *Options) settings() []setting.Setting {
 		{Flag: "peers", Env: "KEEPALIVED_PEERS", Usage: "Static peers as name=IPv4 pairs, comma separated, this node included: the priority rotation, and the unicast peers with --unicast.", Value: &o.Peers},
 		{Flag: "peer-node-selector", Env: "KEEPALIVED_PEER_NODE_SELECTOR", Usage: "Label selector of the Nodes that run the agent: their names form the priority rotation and their InternalIPs the unicast peers. Needs list/watch on Nodes.", Value: &o.PeerNodeSelector},
 		{Flag: "unicast", Env: "KEEPALIVED_UNICAST", Default: "false", Usage: "Send VRRP adverts to the peers by unicast instead of multicast (for networks that drop multicast).", Value: &o.Unicast},
-		{Flag: "health-check-url", Env: "KEEPALIVED_HEALTH_CHECK_URL", Default: DefaultHealthCheckURL, Usage: "URL of the local service proxy's health check; while it fails the node's priority drops below every healthy node. Empty turns the check off.", Value: &o.HealthCheckURL, EmptyAllowed: true},
+		{Flag: "health-check-url", Env: "KEEPALIVED_HEALTH_CHECK_URL", Default: defaultHealthCheckURL, Usage: "URL of the local service proxy's health check; while it fails the node's priority drops below every healthy node. Empty turns the check off.", Value: &o.HealthCheckURL, EmptyAllowed: true},
 		{Flag: "health-check-interval", Env: "KEEPALIVED_HEALTH_CHECK_INTERVAL", Default: "2s", Usage: "How often the health check runs; three failures in a row make the node unhealthy.", Value: &o.HealthCheckInterval},
 		{Flag: "config-dir", Env: "KEEPALIVED_CONFIG_DIR", Default: "/run/keepalived-vip-agent", Usage: "Directory for keepalived.conf, pid files, the notify FIFO and the health file.", Value: &o.ConfigDir},
 		{Flag: "keepalived-command", Env: "KEEPALIVED_COMMAND", Default: "keepalived", Usage: "Command that starts keepalived, split on spaces (e.g. \"ip netns exec node1 keepalived\").", Value: &o.KeepalivedCommand},
@@ -62,8 +62,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 // Complete fills every setting not given as a flag from the environment, else the
 // default. A flag or variable given as "" stays empty (that turns the health check off).
 func (o *Options) Complete(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) {
-	given := func(s setting.Setting) bool { return fs != nil && fs.Changed(s.Flag) }
-	setting.Complete(o.settings(), given, lookupEnv)
+	setting.Complete(fs, o.settings(), lookupEnv)
 }
 
 // Config is the validated configuration.
@@ -96,26 +95,26 @@ type Peer struct {
 // Validate checks every setting and reports every problem together, each naming its
 // flag, its variable and the bad value.
 func (o *Options) Validate(hostname func() (string, error)) (Config, error) {
-	v := validator{}
+	v := validator{all: o.settings()}
 	c := Config{
 		Kubeconfig:        o.Kubeconfig,
-		Namespace:         v.required("keepalived-namespace", "KEEPALIVED_NAMESPACE", o.Namespace),
-		ConfigMap:         v.required("keepalived-config-map", "KEEPALIVED_CONFIG_MAP", o.ConfigMap),
+		Namespace:         v.required(&o.Namespace),
+		ConfigMap:         v.required(&o.ConfigMap),
 		Interface:         o.Interface,
-		Instances:         v.intIn("vrrp-instances", "KEEPALIVED_VRRP_INSTANCES", o.Instances, 1, 255),
-		RouterIDBase:      v.intIn("virtual-router-id-base", "KEEPALIVED_VIRTUAL_ROUTER_ID_BASE", o.RouterIDBase, 1, 255),
-		AdvertInt:         v.intIn("advert-interval", "KEEPALIVED_ADVERT_INTERVAL", o.AdvertInt, 1, 255),
-		Peers:             v.peers(o.Peers),
-		Unicast:           v.boolean("unicast", "KEEPALIVED_UNICAST", o.Unicast),
-		HealthCheckURL:    v.url(o.HealthCheckURL),
-		ConfigDir:         v.absDir(o.ConfigDir),
-		KeepalivedCommand: v.command("keepalived-command", "KEEPALIVED_COMMAND", o.KeepalivedCommand),
-		IPCommand:         v.command("ip-command", "KEEPALIVED_IP_COMMAND", o.IPCommand),
-		ListenAddress:     v.hostPort(o.ListenAddress),
+		Instances:         v.intIn(&o.Instances, 1, 255),
+		RouterIDBase:      v.intIn(&o.RouterIDBase, 1, 255),
+		AdvertInt:         v.intIn(&o.AdvertInt, 1, 255),
+		Peers:             v.peers(&o.Peers),
+		Unicast:           v.boolean(&o.Unicast),
+		HealthCheckURL:    v.url(&o.HealthCheckURL),
+		ConfigDir:         v.absDir(&o.ConfigDir),
+		KeepalivedCommand: v.command(&o.KeepalivedCommand),
+		IPCommand:         v.command(&o.IPCommand),
+		ListenAddress:     v.hostPort(&o.ListenAddress),
 	}
-	c.HealthCheckInterval = v.duration("health-check-interval", "KEEPALIVED_HEALTH_CHECK_INTERVAL", o.HealthCheckInterval)
+	c.HealthCheckInterval = v.duration(&o.HealthCheckInterval)
 	c.NodeName = v.nodeName(o.NodeName, hostname)
-	c.PeerSelector = v.selector(o.PeerNodeSelector)
+	c.PeerSelector = v.selector(&o.PeerNodeSelector)
 	if c.RouterIDBase+c.Instances-1 > 255 {
 		v.add("--virtual-router-id-base=%d with --vrrp-instances=%d would use virtual router IDs up to %d; the highest is 255",
 			c.RouterIDBase, c.Instances, c.RouterIDBase+c.Instances-1)
@@ -126,78 +125,85 @@ func (o *Options) Validate(hostname func() (string, error)) (Config, error) {
 	return c, errors.Join(v.errs...)
 }
 
-type validator struct{ errs []error }
+// validator gathers every problem. Its checks take the field a setting fills, and
+// name the setting by it.
+type validator struct {
+	all  []setting.Setting
+	errs []error
+}
 
 func (v *validator) add(format string, args ...any) {
 	v.errs = append(v.errs, fmt.Errorf(format, args...))
 }
 
-func (v *validator) bad(flag, env, value, why string) {
-	v.add("--%s / $%s=%q: %s", flag, env, value, why)
+// bad reports value, read from field, as wrong for why.
+func (v *validator) bad(field *string, value, why string) {
+	s := setting.Find(v.all, field)
+	v.add("--%s / $%s=%q: %s", s.Flag, s.Env, value, why)
 }
 
-func (v *validator) required(flag, env, value string) string {
-	if value == "" {
-		v.bad(flag, env, value, "must not be empty")
+func (v *validator) required(field *string) string {
+	if *field == "" {
+		v.bad(field, *field, "must not be empty")
 	}
-	return value
+	return *field
 }
 
-func (v *validator) intIn(flag, env, value string, lo, hi int) int {
-	n, err := strconv.Atoi(value)
+func (v *validator) intIn(field *string, lo, hi int) int {
+	n, err := strconv.Atoi(*field)
 	if err != nil || n < lo || n > hi {
-		v.bad(flag, env, value, fmt.Sprintf("must be a whole number from %d to %d", lo, hi))
+		v.bad(field, *field, fmt.Sprintf("must be a whole number from %d to %d", lo, hi))
 	}
 	return n
 }
 
-func (v *validator) boolean(flag, env, value string) bool {
-	b, err := strconv.ParseBool(value)
+func (v *validator) boolean(field *string) bool {
+	b, err := strconv.ParseBool(*field)
 	if err != nil {
-		v.bad(flag, env, value, "must be true or false")
+		v.bad(field, *field, "must be true or false")
 	}
 	return b
 }
 
-func (v *validator) duration(flag, env, value string) time.Duration {
-	d, err := time.ParseDuration(value)
+func (v *validator) duration(field *string) time.Duration {
+	d, err := time.ParseDuration(*field)
 	if err != nil || d <= 0 {
-		v.bad(flag, env, value, "must be a positive duration such as 2s")
+		v.bad(field, *field, "must be a positive duration such as 2s")
 	}
 	return d
 }
 
-func (v *validator) command(flag, env, value string) []string {
-	argv := strings.Fields(value)
+func (v *validator) command(field *string) []string {
+	argv := strings.Fields(*field)
 	if len(argv) == 0 {
-		v.bad(flag, env, value, "must name a command")
+		v.bad(field, *field, "must name a command")
 	}
 	return argv
 }
 
-func (v *validator) url(value string) string {
-	if value == "" {
+func (v *validator) url(field *string) string {
+	if *field == "" {
 		return ""
 	}
-	u, err := url.Parse(value)
+	u, err := url.Parse(*field)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.bad("health-check-url", "KEEPALIVED_HEALTH_CHECK_URL", value, "must be an http:// or https:// URL, or empty to turn the check off")
+		v.bad(field, *field, "must be an http:// or https:// URL, or empty to turn the check off")
 	}
-	return value
+	return *field
 }
 
-func (v *validator) absDir(value string) string {
-	if !filepath.IsAbs(value) {
-		v.bad("config-dir", "KEEPALIVED_CONFIG_DIR", value, "must be an absolute path")
+func (v *validator) absDir(field *string) string {
+	if !filepath.IsAbs(*field) {
+		v.bad(field, *field, "must be an absolute path")
 	}
-	return value
+	return *field
 }
 
-func (v *validator) hostPort(value string) string {
-	if _, port, err := net.SplitHostPort(value); err != nil || port == "" {
-		v.bad("listen-address", "KEEPALIVED_AGENT_LISTEN_ADDRESS", value, "must be host:port, e.g. :9742 or 127.0.0.1:9742")
+func (v *validator) hostPort(field *string) string {
+	if _, port, err := net.SplitHostPort(*field); err != nil || port == "" {
+		v.bad(field, *field, "must be host:port, e.g. :9742 or 127.0.0.1:9742")
 	}
-	return value
+	return *field
 }
 
 func (v *validator) nodeName(value string, hostname func() (string, error)) string {
@@ -211,27 +217,27 @@ func (v *validator) nodeName(value string, hostname func() (string, error)) stri
 	return h
 }
 
-func (v *validator) selector(value string) labels.Selector {
-	if value == "" {
+func (v *validator) selector(field *string) labels.Selector {
+	if *field == "" {
 		return nil
 	}
-	s, err := labels.Parse(value)
+	s, err := labels.Parse(*field)
 	if err != nil {
-		v.bad("peer-node-selector", "KEEPALIVED_PEER_NODE_SELECTOR", value, err.Error())
+		v.bad(field, *field, err.Error())
 	}
 	return s
 }
 
-func (v *validator) peers(value string) []Peer {
+func (v *validator) peers(field *string) []Peer {
 	var peers []Peer
-	for _, item := range strings.Split(value, ",") {
+	for _, item := range strings.Split(*field, ",") {
 		if item = strings.TrimSpace(item); item == "" {
 			continue
 		}
 		name, ip, _ := strings.Cut(item, "=")
 		addr, err := netip.ParseAddr(ip)
 		if name == "" || err != nil || !addr.Is4() {
-			v.bad("peers", "KEEPALIVED_PEERS", item, "each peer must be name=IPv4, e.g. node1=10.0.0.11")
+			v.bad(field, item, "each peer must be name=IPv4, e.g. node1=10.0.0.11")
 			continue
 		}
 		peers = append(peers, Peer{Name: name, Addr: addr})

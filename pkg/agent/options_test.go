@@ -32,7 +32,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.NodeName != "host-1" || c.Namespace != "kube-system" || c.ConfigMap != "vip-configmap" || c.Instances != 4 ||
-		c.RouterIDBase != 50 || c.HealthCheckURL != DefaultHealthCheckURL || c.Unicast || c.PeerSelector != nil {
+		c.RouterIDBase != 50 || c.HealthCheckURL != defaultHealthCheckURL || c.Unicast || c.PeerSelector != nil {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -73,5 +73,35 @@ func TestRouterIDsMustFit(t *testing.T) {
 	_, err := validate(t, []string{"--virtual-router-id-base=253", "--vrrp-instances=4"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "up to 256") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestFlagGivenEmptyWinsOverEnv(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		vars  map[string]string
+		check func(Config) bool
+	}{
+		{name: "empty health check URL turns the check off", args: []string{"--health-check-url="},
+			vars:  map[string]string{"KEEPALIVED_HEALTH_CHECK_URL": "http://127.0.0.1:1/healthz"},
+			check: func(c Config) bool { return c.HealthCheckURL == "" }},
+		{name: "empty node name falls back to the host name", args: []string{"--node-name="},
+			vars:  map[string]string{"NODE_NAME": "env"},
+			check: func(c Config) bool { return c.NodeName == "host-1" }},
+		{name: "empty peers drop the variable's", args: []string{"--peers="},
+			vars:  map[string]string{"KEEPALIVED_PEERS": "a=10.0.0.1"},
+			check: func(c Config) bool { return len(c.Peers) == 0 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := validate(t, tt.args, tt.vars)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Errorf("config: %+v", c)
+			}
+		})
 	}
 }

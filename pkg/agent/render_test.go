@@ -24,7 +24,7 @@ func goldenConfig() Config {
 	return Config{
 		NodeName: "node-b", Interface: "eth0", Instances: 3, RouterIDBase: 50, AdvertInt: 1,
 		ConfigDir:      "/run/keepalived-vip-agent",
-		HealthCheckURL: DefaultHealthCheckURL,
+		HealthCheckURL: defaultHealthCheckURL,
 		Peers:          peers("node-a=10.0.0.11", "node-b=10.0.0.12", "node-c=10.0.0.13"),
 	}
 }
@@ -60,7 +60,7 @@ func TestRenderGolden(t *testing.T) {
 		{name: "hand_written_empty_values", cm: configMap(map[string]string{"10.210.38.65": "default/echo", "192.168.7.7": "", "10.210.38.90": ""})},
 		{name: "bad_keys_and_values_are_skipped", cm: configMap(map[string]string{
 			"10.210.38.65": "default/echo", "fd00--1": "default/v6", "10.210.038.66": "default/leading-zero",
-			"not-an-ip": "default/x", "10.210.38.67": "no-slash", "10.210.38.68": "default/web:IPVS", "127.0.0.1": "",
+			"not-an-ip": "default/x", "10.210.38.67": "no-slash", "10.210.38.68": "default/web:IPVS", "127.0.0.1": "", "240.0.0.1": "",
 		})},
 		{name: "no_peers_no_health_check", cm: configMap(map[string]string{"10.210.38.65": "default/echo"}),
 			config: func(c *Config) { c.Peers, c.HealthCheckURL = nil, "" }},
@@ -95,7 +95,7 @@ func TestRenderGolden(t *testing.T) {
 // renderFor renders what the agent writes for cm, as sync does.
 func renderFor(cfg Config, cm *corev1.ConfigMap) []byte {
 	a := New(cfg, nil, NewMetrics())
-	vips, _ := Entries(cm)
+	vips, _ := entries(cm)
 	return keepalived.Render(a.specFor(vips, a.cfg.Peers))
 }
 

@@ -30,6 +30,8 @@ const (
 // Options holds the raw keepalived settings as given on the command line or in the environment.
 type Options struct {
 	ServiceCIDR, Namespace, ConfigMap, ForwardMethod, PoolsFile, AllowOutside, ClusterIPs string
+
+	flags *pflag.FlagSet // where AddFlags put the flags: Complete asks it which were given
 }
 
 func (o *Options) settings() []setting.Setting {
@@ -47,19 +49,23 @@ func (o *Options) settings() []setting.Setting {
 // AddFlags registers the flags. Their defaults are empty so that an unset flag falls back
 // to the environment variable, then to the built-in default.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	o.flags = fs
 	setting.AddFlags(fs, o.settings())
 }
 
-// Complete fills every setting not given as a flag from the environment or the default.
+// Complete fills every setting whose flag was not given (even as "") from the
+// environment, else the default.
 func (o *Options) Complete(lookupEnv func(string) (string, bool)) {
-	given := func(s setting.Setting) bool { return *s.Value != "" }
-	setting.Complete(o.settings(), given, lookupEnv)
+	setting.Complete(o.flags, o.settings(), lookupEnv)
 }
 
 // Config is the validated configuration.
 type Config struct {
-	Pools         *poolconfig.Config
-	PoolsFile     string // empty when the pools come from the service CIDR
+	Pools     *poolconfig.Config // nil when the pools file did not load
+	PoolsFile string             // empty when the pools come from the service CIDR
+	// PoolsErr is why the pools file did not load. It does not stop the start: a bad
+	// edit of the file must not put every replica in a crash loop.
+	PoolsErr      error
 	Namespace     string
 	ConfigMap     string
 	DefaultMethod vipconfig.Method
@@ -71,52 +77,63 @@ type Config struct {
 const OutsideHint = EnvAllowOutside + "=true, flag --keepalived-allow-requests-outside-pools"
 
 // Validate checks every setting and reports all problems together, each naming its
-// variable, flag and bad value. Warnings are for inputs it could correct.
+// variable, flag and bad value. Warnings are for inputs it could correct. A pools file
+// that does not load is no error: it is left in Config.PoolsErr.
 func (o *Options) Validate() (Config, []string, error) {
+	all := o.settings()
 	var errs []error
-	bad := func(s setting.Setting, why string) {
+	bad := func(value *string, why string) {
+		s := setting.Find(all, value)
 		errs = append(errs, fmt.Errorf("%s (--%s) %q: %s", s.Env, s.Flag, *s.Value, why))
 	}
-	all := o.settings()
 	cfg := Config{Namespace: o.Namespace, ConfigMap: o.ConfigMap}
-
-	var warnings []string
+	warnings := o.validatePools(&cfg, setting.Find(all, &o.PoolsFile), bad)
 	var err error
-	cidr, file := strings.TrimSpace(o.ServiceCIDR), strings.TrimSpace(o.PoolsFile)
-	switch {
-	case cidr != "" && file != "":
-		bad(all[0], fmt.Sprintf("give either this or %s (--%s, %q), not both", all[4].Env, all[4].Flag, file))
-	case file != "":
-		cfg.PoolsFile = file
-		if cfg.Pools, warnings, err = poolconfig.Load(file); err != nil {
-			bad(all[4], err.Error())
-		}
-	case cidr == "":
-		bad(all[0], fmt.Sprintf("required unless %s is set: the addresses to hand out, for example 10.210.38.64/26 or 10.210.38.65-10.210.38.90", all[4].Env))
-	default:
-		if cfg.Pools, warnings, err = poolconfig.FromCIDR(cidr); err != nil {
-			bad(all[0], err.Error())
-		}
-	}
 	if msgs := validation.IsDNS1123Label(o.Namespace); len(msgs) > 0 {
-		bad(all[1], "not a namespace name: "+strings.Join(msgs, "; "))
+		bad(&o.Namespace, "not a namespace name: "+strings.Join(msgs, "; "))
 	}
 	if msgs := validation.IsDNS1123Subdomain(o.ConfigMap); len(msgs) > 0 {
-		bad(all[2], "not a ConfigMap name: "+strings.Join(msgs, "; "))
+		bad(&o.ConfigMap, "not a ConfigMap name: "+strings.Join(msgs, "; "))
 	}
 	if cfg.DefaultMethod, err = vipconfig.ParseMethod(o.ForwardMethod); err != nil {
-		bad(all[3], "must be NAT, DR or PROXY")
+		bad(&o.ForwardMethod, "must be NAT, DR or PROXY")
 	}
 	if cfg.AllowOutside, err = strconv.ParseBool(o.AllowOutside); err != nil {
-		bad(all[5], "must be true or false")
+		bad(&o.AllowOutside, "must be true or false")
 	}
 	if cfg.ClusterIPs, err = parsePrefixes(o.ClusterIPs); err != nil {
-		bad(all[6], err.Error())
+		bad(&o.ClusterIPs, err.Error())
 	}
 	if len(errs) > 0 {
 		return Config{}, nil, fmt.Errorf("invalid keepalived configuration:\n%w", errors.Join(errs...))
 	}
 	return cfg, warnings, nil
+}
+
+// validatePools fills the pools of cfg from the service CIDR or the pools file (file
+// is its setting). Exactly one must be given; a bad CIDR is an error, but a pools file
+// that does not load only sets cfg.PoolsErr, so that a bad edit cannot crash-loop
+// every replica.
+func (o *Options) validatePools(cfg *Config, file setting.Setting, bad func(*string, string)) []string {
+	var warnings []string
+	var err error
+	cidr, path := strings.TrimSpace(o.ServiceCIDR), strings.TrimSpace(o.PoolsFile)
+	switch {
+	case cidr != "" && path != "":
+		bad(&o.ServiceCIDR, fmt.Sprintf("give either this or %s (--%s, %q), not both", file.Env, file.Flag, path))
+	case path != "":
+		cfg.PoolsFile = path
+		if cfg.Pools, warnings, err = poolconfig.Load(path); err != nil {
+			cfg.Pools, cfg.PoolsErr = nil, err
+		}
+	case cidr == "":
+		bad(&o.ServiceCIDR, fmt.Sprintf("required unless %s is set: the addresses to hand out, for example 10.210.38.64/26 or 10.210.38.65-10.210.38.90", file.Env))
+	default:
+		if cfg.Pools, warnings, err = poolconfig.FromCIDR(cidr); err != nil {
+			bad(&o.ServiceCIDR, err.Error())
+		}
+	}
+	return warnings
 }
 
 // parsePrefixes reads comma-separated CIDRs; empty means none.

@@ -28,11 +28,12 @@ func AddFlags(fs *pflag.FlagSet, settings []Setting) {
 	}
 }
 
-// Complete fills every setting whose flag was not given from the environment, else
-// its default.
-func Complete(settings []Setting, given func(Setting) bool, lookupEnv func(string) (string, bool)) {
+// Complete fills every setting whose flag fs was not given on the command line from
+// the environment, else its default. A flag given counts even when empty: --flag=""
+// is how an operator overrides a variable set in a manifest. fs may be nil (no flags).
+func Complete(fs *pflag.FlagSet, settings []Setting, lookupEnv func(string) (string, bool)) {
 	for _, s := range settings {
-		if given(s) {
+		if fs != nil && fs.Changed(s.Flag) {
 			continue
 		}
 		if v, ok := lookupEnv(s.Env); ok && (v != "" || s.EmptyAllowed) {
@@ -41,4 +42,16 @@ func Complete(settings []Setting, given func(Setting) bool, lookupEnv func(strin
 			*s.Value = s.Default
 		}
 	}
+}
+
+// Find is the setting that fills value. Validation names a setting by the field it
+// fills rather than by its place in the list, so reordering the list cannot make a
+// message name the wrong flag. It panics when none does: a programming error.
+func Find(settings []Setting, value *string) Setting {
+	for _, s := range settings {
+		if s.Value == value {
+			return s
+		}
+	}
+	panic(fmt.Sprintf("setting: no setting fills the field at %p", value))
 }

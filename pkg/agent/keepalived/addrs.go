@@ -21,8 +21,8 @@ func (c IPCommand) run(ctx context.Context, args ...string) (string, error) {
 	return string(out), nil
 }
 
-// Addresses lists the IPv4 addresses on iface.
-func (c IPCommand) Addresses(ctx context.Context, iface string) ([]netip.Prefix, error) {
+// addresses lists the IPv4 addresses on iface.
+func (c IPCommand) addresses(ctx context.Context, iface string) ([]netip.Prefix, error) {
 	out, err := c.run(ctx, "-o", "-4", "addr", "show", "dev", iface)
 	if err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func (c IPCommand) DefaultInterface(ctx context.Context) (string, error) {
 // answering ARP for addresses a peer now holds. Call it only while keepalived is not
 // running. It returns the addresses it removed.
 func (c IPCommand) RemoveStale(ctx context.Context, iface string, vips map[netip.Addr]bool) ([]netip.Addr, error) {
-	prefixes, err := c.Addresses(ctx, iface)
+	prefixes, err := c.addresses(ctx, iface)
 	if err != nil {
 		return nil, err
 	}

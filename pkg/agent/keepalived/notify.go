@@ -22,9 +22,9 @@ type Notification struct {
 	Priority int
 }
 
-// ParseNotification reads one FIFO line; ok is false for lines about other things
+// parseNotification reads one FIFO line; ok is false for lines about other things
 // (groups, virtual servers).
-func ParseNotification(line string) (n Notification, ok bool) {
+func parseNotification(line string) (n Notification, ok bool) {
 	fields := strings.Fields(line)
 	if len(fields) < 3 || fields[0] != "INSTANCE" {
 		return Notification{}, false
@@ -56,7 +56,7 @@ func OpenFIFO(path string) (*os.File, error) {
 func ReadNotifications(ctx context.Context, r io.Reader, fn func(Notification)) {
 	s := bufio.NewScanner(r)
 	for s.Scan() && ctx.Err() == nil {
-		if n, ok := ParseNotification(s.Text()); ok {
+		if n, ok := parseNotification(s.Text()); ok {
 			fn(n)
 		}
 	}

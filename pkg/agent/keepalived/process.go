@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/klog/v2"
 )
 
@@ -30,52 +31,56 @@ type Process struct {
 	OnExit func(error)
 	// StopTimeout is how long a stopping keepalived gets before SIGKILL.
 	StopTimeout time.Duration
-	// MinBackoff and MaxBackoff bound the delay before a restart; it doubles after each
-	// quick death and resets once keepalived has run for a minute.
-	MinBackoff, MaxBackoff time.Duration
+	// Backoff gives the delay before a restart: it doubles after each quick death, up
+	// to its maximum, and starts over when the last death is twice that long ago.
+	Backoff *flowcontrol.Backoff
 
 	mu      sync.Mutex
 	pid     int // of the running keepalived, 0 when none
 	started time.Time
 }
 
+// backoffID is the one entry Process keeps in its Backoff.
+const backoffID = "keepalived"
+
 // signalSettle is how long a new keepalived gets to install its signal handlers: a
 // SIGHUP before that would kill it.
 const signalSettle = time.Second
 
-// PIDFile is where keepalived writes its (parent) pid; VRRPPIDFile its VRRP child's.
-func (p *Process) PIDFile() string     { return filepath.Join(p.Dir, "keepalived.pid") }
-func (p *Process) VRRPPIDFile() string { return filepath.Join(p.Dir, "vrrp.pid") }
+// pidFile is where keepalived writes its (parent) pid; vrrpPIDFile its VRRP child's.
+func (p *Process) pidFile() string     { return filepath.Join(p.Dir, "keepalived.pid") }
+func (p *Process) vrrpPIDFile() string { return filepath.Join(p.Dir, "vrrp.pid") }
 
 // Run starts keepalived and keeps it running until ctx ends, then stops it (SIGTERM,
 // so that it sends priority-0 adverts and a peer takes over at once) and returns.
 func (p *Process) Run(ctx context.Context) {
-	backoff := p.MinBackoff
 	for {
 		p.BeforeStart(ctx)
-		started := time.Now()
 		err := p.runOnce(ctx)
 		p.OnExit(err)
 		if ctx.Err() != nil {
 			return
 		}
-		if time.Since(started) > time.Minute {
-			backoff = p.MinBackoff
-		}
-		klog.ErrorS(err, "keepalived exited; restarting", "after", backoff)
+		delay := p.nextDelay()
+		klog.ErrorS(err, "keepalived exited; restarting", "after", delay)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-time.After(delay):
 		}
-		backoff = min(2*backoff, p.MaxBackoff)
 	}
+}
+
+// nextDelay is the wait before restarting keepalived after a death now.
+func (p *Process) nextDelay() time.Duration {
+	p.Backoff.Next(backoffID, p.Backoff.Clock.Now())
+	return p.Backoff.Get(backoffID)
 }
 
 func (p *Process) runOnce(ctx context.Context) error {
 	args := append(append([]string{}, p.Command[1:]...),
 		"--dont-fork", "--log-console", "--vrrp", "--use-file", p.ConfigFile,
-		"--pid", p.PIDFile(), "--vrrp_pid", p.VRRPPIDFile())
+		"--pid", p.pidFile(), "--vrrp_pid", p.vrrpPIDFile())
 	cmd := exec.Command(p.Command[0], args...)
 	// Its own process group, so that its VRRP child can be stopped with it; SIGTERM
 	// should the agent die without stopping it.

@@ -79,7 +79,7 @@ func Render(spec Spec) []byte {
 		Spec         Spec
 		Instances    []instance
 		HealthWeight int
-	}{spec, instances(spec), HealthWeight}
+	}{spec, instances(spec), healthWeight}
 	if err := confTemplate.Execute(&buf, data); err != nil {
 		panic(fmt.Sprintf("rendering keepalived.conf: %v", err)) // the template is static
 	}
@@ -89,7 +89,7 @@ func Render(spec Spec) []byte {
 func instances(spec Spec) []instance {
 	out := make([]instance, spec.Instances)
 	for k := range out {
-		out[k] = instance{Name: InstanceName(k), RouterID: spec.RouterIDBase + k, Priority: Priority(spec.Node, spec.Nodes, k)}
+		out[k] = instance{Name: InstanceName(k), RouterID: spec.RouterIDBase + k, Priority: priority(spec.Node, spec.Nodes, k)}
 	}
 	vips := slices.Clone(spec.VIPs)
 	slices.SortFunc(vips, func(a, b VIP) int { return a.Addr.Compare(b.Addr) })

@@ -33,7 +33,7 @@ type Spec struct {
 	UnicastSrc   netip.Addr
 	UnicastPeers []netip.Addr
 	// HealthFile, when set, is a keepalived track_file holding 0 (healthy) or 1; a 1
-	// lowers every instance's priority by HealthWeight so that healthy nodes win.
+	// lowers every instance's priority by healthWeight so that healthy nodes win.
 	HealthFile string
 	// NotifyFIFO receives keepalived's instance state changes.
 	NotifyFIFO string
@@ -47,8 +47,8 @@ const (
 	floorPriority = 101
 	// unrankedPriority is for a node missing from Nodes: below every ranked node.
 	unrankedPriority = 100
-	// HealthWeight is subtracted from an unhealthy node's priority: below any healthy one.
-	HealthWeight = 100
+	// healthWeight is subtracted from an unhealthy node's priority: below any healthy one.
+	healthWeight = 100
 )
 
 // InstanceOf is the VRRP instance index of addr. It depends on the address alone, so a
@@ -59,9 +59,9 @@ func InstanceOf(addr netip.Addr, instances int) int {
 	return int(binary.BigEndian.Uint32(a[:]) % uint32(instances))
 }
 
-// Priority is node's VRRP priority for instance k: nodes are ranked by rotating the
+// priority is node's VRRP priority for instance k: nodes are ranked by rotating the
 // sorted list by k, so instance k's preferred master is nodes[k mod len(nodes)].
-func Priority(node string, nodes []string, k int) int {
+func priority(node string, nodes []string, k int) int {
 	i := slices.Index(nodes, node)
 	if i < 0 {
 		return unrankedPriority

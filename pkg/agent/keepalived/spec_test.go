@@ -23,7 +23,7 @@ func TestPriorityRotates(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []int
 			for k := range 4 {
-				got = append(got, Priority(tt.node, nodes, k))
+				got = append(got, priority(tt.node, nodes, k))
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("priorities (-want +got):\n%s", diff)
@@ -64,9 +64,9 @@ func TestParseNotification(t *testing.T) {
 		{``, Notification{}, false},
 	}
 	for _, tt := range tests {
-		got, ok := ParseNotification(tt.line)
+		got, ok := parseNotification(tt.line)
 		if ok != tt.ok || got != tt.want {
-			t.Errorf("ParseNotification(%q) = %+v, %t; want %+v, %t", tt.line, got, ok, tt.want, tt.ok)
+			t.Errorf("parseNotification(%q) = %+v, %t; want %+v, %t", tt.line, got, ok, tt.want, tt.ok)
 		}
 	}
 }

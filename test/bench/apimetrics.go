@@ -1,12 +1,9 @@
 package main
 
 import (
-	"regexp"
-	"strconv"
-	"strings"
-
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/component-base/metrics/testutil"
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
@@ -15,14 +12,16 @@ type svcT = corev1.Service
 
 // writes counts the API server's write requests, as its /metrics reports them.
 type writes struct {
-	total      int            // every write but Events and the API server's own
-	byBench    int            // Service creates and deletes: only the bench makes those
-	configMaps int            // creates and updates of ConfigMaps: only the provider makes those
-	byKind     map[string]int // "verb resource/subresource" → count, for -v
+	total          int            // every write but Events and the API server's own
+	byBench        int            // Service creates and deletes: only the bench makes those
+	configMaps     int            // creates and updates of ConfigMaps: only the provider makes those
+	configMapBytes float64        // their request bodies, refused ones (conflicts) included
+	byKind         map[string]int // "verb resource/subresource" → count, for -v
 }
 
 func (w writes) minus(o writes) writes {
-	d := writes{w.total - o.total, w.byBench - o.byBench, w.configMaps - o.configMaps, map[string]int{}}
+	d := writes{w.total - o.total, w.byBench - o.byBench, w.configMaps - o.configMaps,
+		w.configMapBytes - o.configMapBytes, map[string]int{}}
 	for k, v := range w.byKind {
 		if v -= o.byKind[k]; v != 0 {
 			d.byKind[k] = v
@@ -34,46 +33,49 @@ func (w writes) minus(o writes) writes {
 // byProvider is what is left once the bench's own writes are taken out.
 func (w writes) byProvider() int { return w.total - w.byBench }
 
-var sample = regexp.MustCompile(`^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$`)
-var label = regexp.MustCompile(`(\w+)="([^"]*)"`)
-
-// apiserverWrites reads apiserver_request_total from the API server's /metrics.
+// apiserverWrites reads apiserver_request_total and the ConfigMap request body sizes
+// from the API server's /metrics.
 func (b *bench) apiserverWrites() (writes, error) {
 	raw, err := b.c.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(b.ctx)
 	if err != nil {
 		return writes{}, err
 	}
+	ms := testutil.NewMetrics()
+	if err := testutil.ParseMetrics(string(raw), &ms); err != nil {
+		return writes{}, err
+	}
 	w := writes{byKind: map[string]int{}}
-	for _, line := range strings.Split(string(raw), "\n") {
-		m := sample.FindStringSubmatch(line)
-		if m == nil {
-			continue
+	for _, s := range ms["apiserver_request_total"] {
+		w.count(s.Metric, int(s.Value))
+	}
+	for _, s := range ms["apiserver_request_body_size_bytes_sum"] {
+		if l := s.Metric; l["resource"] == "configmaps" && (l["verb"] == "create" || l["verb"] == "update") {
+			w.configMapBytes += float64(s.Value)
 		}
-		l := map[string]string{}
-		for _, kv := range label.FindAllStringSubmatch(m[1], -1) {
-			l[kv[1]] = kv[2]
-		}
-		v, _ := strconv.ParseFloat(m[2], 64)
-		n := int(v)
-		switch l["verb"] {
-		case "POST", "PUT", "PATCH", "DELETE", "APPLY":
-		default:
-			continue
-		}
-		w.byKind[l["verb"]+" "+l["resource"]+"/"+l["subresource"]] += n
-		switch {
-		case l["resource"] == "events":
-			continue
-		case l["resource"] == "ipaddresses":
-			continue // the API server's own ClusterIP bookkeeping for the bench's creates
-		case l["resource"] == "services" && l["subresource"] == "" && (l["verb"] == "POST" || l["verb"] == "DELETE"):
-			w.byBench += n
-		case l["resource"] == "configmaps" && l["subresource"] == "" && (l["verb"] == "POST" || l["verb"] == "PUT"):
-			w.configMaps += n
-		}
-		w.total += n
 	}
 	return w, nil
+}
+
+// count adds n requests of one apiserver_request_total series, if they are writes.
+func (w *writes) count(l testutil.Metric, n int) {
+	verb, resource, sub := string(l["verb"]), string(l["resource"]), string(l["subresource"])
+	switch verb {
+	case "POST", "PUT", "PATCH", "DELETE", "APPLY":
+	default:
+		return
+	}
+	w.byKind[verb+" "+resource+"/"+sub] += n
+	switch {
+	case resource == "events":
+		return
+	case resource == "ipaddresses":
+		return // the API server's own ClusterIP bookkeeping for the bench's creates
+	case resource == "services" && sub == "" && (verb == "POST" || verb == "DELETE"):
+		w.byBench += n
+	case resource == "configmaps" && sub == "" && (verb == "POST" || verb == "PUT"):
+		w.configMaps += n
+	}
+	w.total += n
 }
 
 // configMapBytes is the vip ConfigMap's size now (data and annotations).
@@ -84,11 +86,4 @@ func (b *bench) configMapBytes() int {
 	}
 	size, _ := vipconfig.Size(cm)
 	return size
-}
-
-// configMapBytesWritten estimates the bytes the provider's ConfigMap writes stored:
-// the ConfigMap grows or shrinks steadily during a burst, so each write stored about
-// the mean of its size before and after.
-func (b *bench) configMapBytesWritten(n, before int) int {
-	return n * (before + b.configMapBytes()) / 2
 }

@@ -36,15 +36,18 @@ type bench struct {
 	ctx      context.Context
 	cp       *controlplane.ControlPlane
 	c        kubernetes.Interface // admin, without client-side rate limits
-	binary   string
+	ours     subject
+	null     subject
 	out      string
 	workers  int
+	verbose  bool
+	args     []string // extra flags for both providers
 	provider *controlplane.Provider
 	round    int
 	watch    *watcher
 }
 
-func newBench(ctx context.Context, cp *controlplane.ControlPlane, binary, out string, workers int) (*bench, error) {
+func newBench(ctx context.Context, cp *controlplane.ControlPlane, ours, null subject, out string, k knobs) (*bench, error) {
 	cfg := *cp.Admin
 	cfg.QPS, cfg.Burst = -1, 0
 	c, err := kubernetes.NewForConfig(&cfg)
@@ -58,7 +61,8 @@ func newBench(ctx context.Context, cp *controlplane.ControlPlane, binary, out st
 	if err := addReadyNode(ctx, c); err != nil {
 		return nil, err
 	}
-	return &bench{ctx: ctx, cp: cp, c: c, binary: binary, out: out, workers: workers, watch: startWatcher(ctx, c)}, nil
+	return &bench{ctx: ctx, cp: cp, c: c, ours: ours, null: null, out: out,
+		workers: k.workers, verbose: k.verbose, args: k.providerArgs, watch: startWatcher(ctx, c)}, nil
 }
 
 // addReadyNode registers one Ready Node, as every real cluster has: without one the
@@ -77,15 +81,16 @@ func addReadyNode(ctx context.Context, c kubernetes.Interface) error {
 	return err
 }
 
-// startProvider starts the provider with the shipped defaults and waits until it leads.
-func (b *bench) startProvider() error {
+// startProvider starts s with the shipped defaults, as the provider's ServiceAccount,
+// and waits until it leads. Both subjects get the same flags and identity.
+func (b *bench) startProvider(s subject) error {
 	b.round++
 	_ = b.c.CoordinationV1().Leases(cmNS).Delete(b.ctx, leaseName, metav1.DeleteOptions{})
 	p, err := controlplane.StartProvider(controlplane.ProviderOptions{
-		Binary: b.binary, Kubeconfig: b.cp.ProviderKubeconfig,
-		LogPath: filepath.Join(b.out, fmt.Sprintf("provider-%d.log", b.round)),
-		Env:     []string{"KEEPALIVED_SERVICE_CIDR=" + poolCIDR},
-		Args:    strings.Fields(*providerArgs),
+		Binary: s.binary, Kubeconfig: b.cp.ProviderKubeconfig,
+		LogPath: filepath.Join(b.out, fmt.Sprintf("%s-%d.log", s.name, b.round)),
+		Env:     s.env,
+		Args:    b.args,
 	})
 	if err != nil {
 		return err

@@ -10,52 +10,79 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 )
 
-// phase is one timed run: the provider's wall time against the floor's.
+// phase is one timed run of one provider.
 type phase struct {
-	floor, wall   time.Duration
+	wall          time.Duration
 	p50, p99      time.Duration
 	apiWrites     float64       // per Service, by the provider, Events excluded
 	cmWrites      float64       // per Service
-	cmBytesPerSvc float64       // ConfigMap bytes written to etcd per Service
+	cmBytesPerSvc float64       // ConfigMap request bytes sent to the API server per Service
 	cpu           time.Duration // the provider's CPU time during the phase
 }
 
-type result struct {
+// runs are one provider's phases for one size.
+type runs struct {
 	create, remove, backlog phase
 	idle                    writes // the provider's writes over idleWindow with nothing to do
+}
+
+// result is one round for one size: the floor, the null provider and ours.
+type result struct {
+	floorCreate, floorRemove time.Duration
+	null, ours               runs
 }
 
 // idleWindow is how long the idle provider is watched for writes.
 const idleWindow = 10 * time.Second
 
-// measure runs every phase for n Services.
+// measure runs every phase for n Services: the floor, then the null provider, then
+// ours, on the same API server, so that the ratios compare like with like.
 func (b *bench) measure(n int) (result, error) {
 	var r result
 	var err error
 	b.stopProvider()
-	if r.create.floor, err = b.timeAll(names("floor", n), b.floorCreate); err != nil {
+	if r.floorCreate, r.floorRemove, err = b.floor(names("floor", n)); err != nil {
 		return r, err
 	}
-	if r.remove.floor, err = b.timeAll(names("floor", n), b.floorDelete); err != nil {
+	if r.null, err = b.runAll(b.null, n); err != nil {
 		return r, err
 	}
-	if _, err := b.waitAll(names("floor", n), gone); err != nil {
+	r.ours, err = b.runAll(b.ours, n)
+	b.stopProvider()
+	return r, err
+}
+
+// floor times the API server alone taking the service controller's requests.
+func (b *bench) floor(items []string) (create, remove time.Duration, err error) {
+	if create, err = b.timeAll(items, b.floorCreate); err != nil {
+		return create, remove, err
+	}
+	if remove, err = b.timeAll(items, b.floorDelete); err != nil {
+		return create, remove, err
+	}
+	_, err = b.waitAll(items, gone)
+	return create, remove, err
+}
+
+// runAll runs the bursts, the idle count and the backlog drain with provider s.
+func (b *bench) runAll(s subject, n int) (runs, error) {
+	var r runs
+	var err error
+	b.stopProvider()
+	if err := b.startProvider(s); err != nil {
 		return r, err
 	}
-	if err := b.startProvider(); err != nil {
+	if r.create, err = b.burst(names("burst", n), b.create, addressed); err != nil {
 		return r, err
 	}
-	if r.create, err = b.burst(names("burst", n), b.create, addressed, r.create.floor); err != nil {
-		return r, err
-	}
-	if r.remove, err = b.burst(names("burst", n), b.delete, gone, r.remove.floor); err != nil {
+	if r.remove, err = b.burst(names("burst", n), b.delete, gone); err != nil {
 		return r, err
 	}
 	if r.idle, err = b.idleWrites(); err != nil {
 		return r, err
 	}
 	b.stopProvider()
-	r.backlog, err = b.drain(names("backlog", n))
+	r.backlog, err = b.drain(s, names("backlog", n))
 	return r, err
 }
 
@@ -68,12 +95,11 @@ func (b *bench) timeAll(items []string, do func(context.Context, string) error) 
 
 // burst runs do for every name with the provider running and waits until cond holds
 // for all of them.
-func (b *bench) burst(items []string, do func(context.Context, string) error, cond func(*svcT, bool) bool, floor time.Duration) (phase, error) {
+func (b *bench) burst(items []string, do func(context.Context, string) error, cond func(*svcT, bool) bool) (phase, error) {
 	before, err := b.apiserverWrites()
 	if err != nil {
 		return phase{}, err
 	}
-	cmBefore := b.configMapBytes()
 	cpuBefore, _ := procStats(b.provider.PID())
 	start := time.Now()
 	starts, err := b.parallel(items, do)
@@ -84,7 +110,7 @@ func (b *bench) burst(items []string, do func(context.Context, string) error, co
 	if err != nil {
 		return phase{}, err
 	}
-	p := phase{floor: floor, wall: latest(done).Sub(start)}
+	p := phase{wall: latest(done).Sub(start)}
 	p.p50, p.p99 = percentiles(items, starts, done)
 	after, err := b.apiserverWrites()
 	if err != nil {
@@ -94,12 +120,12 @@ func (b *bench) burst(items []string, do func(context.Context, string) error, co
 	p.cpu = cpuAfter - cpuBefore
 	n := float64(len(items))
 	d := after.minus(before)
-	if *verbose {
+	if b.verbose {
 		fmt.Printf("  API writes during the phase: %v\n", d.byKind)
 	}
 	p.apiWrites = float64(d.byProvider()) / n
 	p.cmWrites = float64(d.configMaps) / n
-	p.cmBytesPerSvc = float64(b.configMapBytesWritten(d.configMaps, cmBefore)) / n
+	p.cmBytesPerSvc = d.configMapBytes / n
 	return p, nil
 }
 
@@ -115,14 +141,15 @@ func (b *bench) idleWrites() (writes, error) {
 	return after.minus(before), err
 }
 
-// drain creates the Services with no provider running, then starts one and times
-// how long after its start every Service is addressed.
-func (b *bench) drain(items []string) (phase, error) {
+// drain creates the Services with no provider running, then starts s and times
+// how long after its start every Service is addressed. Its CPU time is the
+// process's whole life: start-up and informer sync are part of a drain.
+func (b *bench) drain(s subject, items []string) (phase, error) {
 	if _, err := b.parallel(items, b.create); err != nil {
 		return phase{}, err
 	}
 	start := time.Now()
-	if err := b.startProvider(); err != nil {
+	if err := b.startProvider(s); err != nil {
 		return phase{}, err
 	}
 	done, err := b.waitAll(items, addressed)
@@ -130,6 +157,7 @@ func (b *bench) drain(items []string) (phase, error) {
 		return phase{}, err
 	}
 	p := phase{wall: latest(done).Sub(start)}
+	p.cpu, _ = procStats(b.provider.PID())
 	_, err = b.parallel(items, b.delete)
 	if err == nil {
 		_, err = b.waitAll(items, gone)
@@ -145,7 +173,7 @@ type backlogResult struct {
 	cmBytes            int
 }
 
-// largeBacklog creates n Services with no provider running, then starts one.
+// largeBacklog creates n Services with no provider running, then starts ours.
 func (b *bench) largeBacklog(n int) (backlogResult, error) {
 	var r backlogResult
 	b.stopProvider()
@@ -154,7 +182,7 @@ func (b *bench) largeBacklog(n int) (backlogResult, error) {
 		return r, err
 	}
 	start := time.Now()
-	if err := b.startProvider(); err != nil {
+	if err := b.startProvider(b.ours); err != nil {
 		return r, err
 	}
 	// The first decision: the first Service with an address.
@@ -204,41 +232,39 @@ func percentiles(items []string, starts []time.Time, done map[string]time.Time) 
 	return lat[len(lat)*50/100], lat[min(len(lat)-1, len(lat)*99/100)]
 }
 
-// median picks, for each figure, the median over rounds (by wall time).
+// median picks, for each phase of each provider, the round with the median wall
+// time, and the median floor.
 func median(rs []result) result {
-	pick := func(get func(result) phase) phase {
+	return result{
+		floorCreate: medianOf(rs, func(r result) time.Duration { return r.floorCreate }),
+		floorRemove: medianOf(rs, func(r result) time.Duration { return r.floorRemove }),
+		null:        medianRuns(rs, func(r result) runs { return r.null }),
+		ours:        medianRuns(rs, func(r result) runs { return r.ours }),
+	}
+}
+
+func medianRuns(rs []result, get func(result) runs) runs {
+	pick := func(phaseOf func(runs) phase) phase {
 		ps := make([]phase, len(rs))
 		for i, r := range rs {
-			ps[i] = get(r)
+			ps[i] = phaseOf(get(r))
 		}
 		sort.Slice(ps, func(i, j int) bool { return ps[i].wall < ps[j].wall })
 		return ps[len(ps)/2]
 	}
-	return result{
-		create:  pick(func(r result) phase { return r.create }),
-		remove:  pick(func(r result) phase { return r.remove }),
-		backlog: pick(func(r result) phase { return r.backlog }),
-		idle:    rs[len(rs)/2].idle,
+	return runs{
+		create:  pick(func(r runs) phase { return r.create }),
+		remove:  pick(func(r runs) phase { return r.remove }),
+		backlog: pick(func(r runs) phase { return r.backlog }),
+		idle:    get(rs[len(rs)/2]).idle,
 	}
 }
 
-func (r result) print(n, rounds int) {
-	fmt.Printf("N=%d (median of %d)\n", n, rounds)
-	for _, row := range []struct {
-		name string
-		p    phase
-	}{{"create burst", r.create}, {"delete burst", r.remove}} {
-		fmt.Printf("  %-13s floor %s  ours %s (%.2fx floor)  p50 %s  p99 %s  API writes/Service %.2f  ConfigMap writes/Service %.3f  ConfigMap bytes/Service %.0f  provider CPU %.1f s\n",
-			row.name, seconds(row.p.floor), seconds(row.p.wall), row.p.wall.Seconds()/row.p.floor.Seconds(),
-			seconds(row.p.p50), seconds(row.p.p99), row.p.apiWrites, row.p.cmWrites, row.p.cmBytesPerSvc, row.p.cpu.Seconds())
+func medianOf(rs []result, get func(result) time.Duration) time.Duration {
+	ds := make([]time.Duration, len(rs))
+	for i, r := range rs {
+		ds[i] = get(r)
 	}
-	fmt.Printf("  %-13s all addressed %s after the provider started\n", "backlog drain", seconds(r.backlog.wall))
-	fmt.Printf("  %-13s %d writes in %s, of which %d renew the leader-election lease: %v\n\n", "idle",
-		r.idle.total, idleWindow, r.idle.byKind["PUT leases/"], r.idle.byKind)
-}
-
-func (r backlogResult) print(n int) {
-	fmt.Printf("Backlog of %d Services, then the provider starts\n", n)
-	fmt.Printf("  first decision %s after start; all addressed %s; CPU %.1f s; peak RSS %d MiB; ConfigMap %d KiB\n",
-		seconds(r.firstDecision), seconds(r.all), r.cpu.Seconds(), r.peakRSS>>20, r.cmBytes>>10)
+	slices.Sort(ds)
+	return ds[len(ds)/2]
 }

@@ -15,9 +15,6 @@ const (
 	PROXY Method = "PROXY"
 )
 
-// Methods lists the accepted methods, for messages.
-var Methods = []Method{NAT, DR, PROXY}
-
 // ParseMethod accepts a method in any case and returns it upper case.
 func ParseMethod(s string) (Method, error) {
 	m := Method(strings.ToUpper(strings.TrimSpace(s)))

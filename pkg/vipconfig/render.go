@@ -14,16 +14,14 @@ import (
 type Rendered struct {
 	Object  *corev1.ConfigMap
 	Changed bool         // Object differs from base: a write is due
-	Blocked []netip.Addr // entries not written because someone else wrote their key
+	Blocked []netip.Addr // entries not written because someone else wrote their key; sorted
 	Removed []string     // keys of ours removed because no Service holds them
-	Set     []netip.Addr // entries written or rewritten
 }
 
-// Render applies view to base (nil: missing). Keys of ours are those the
-// ownership annotation lists and those whose value is the entry the view holds
-// for them; they are set or removed to match the view. Every other key is left
-// exactly as it is, and an entry whose key someone else wrote is not written.
-// The data map is never rewritten as a whole.
+// Render applies view to base (nil: missing). Keys of ours (Snapshot.Ours) are
+// set or removed to match the view. Every other key is left exactly as it is,
+// and an entry whose key someone else wrote is not written. The data map is
+// never rewritten as a whole.
 func Render(base *corev1.ConfigMap, namespace, name string, view View) Rendered {
 	snap := Read(base)
 	next := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
@@ -32,29 +30,26 @@ func Render(base *corev1.ConfigMap, namespace, name string, view View) Rendered 
 	}
 	data := maps.Clone(snap.Data)
 	var r Rendered
-	for key, value := range snap.Data {
-		addr, err := netip.ParseAddr(key)
+	for key := range snap.Data {
+		addr, canonical := CanonicalKey(key)
 		want, wanted := view.Entries[addr]
-		ours := snap.Listed[key] || (err == nil && wanted && want.Value() == value)
-		if ours && (!wanted || addr.String() != key) {
+		wanted = wanted && canonical
+		if !wanted && snap.Ours(key, want, wanted) {
 			delete(data, key)
 			r.Removed = append(r.Removed, key)
 		}
 	}
 	written := make([]netip.Addr, 0, len(view.Entries))
 	for addr, e := range view.Entries {
-		key, value := addr.String(), e.Value()
-		cur, has := snap.Data[key]
-		switch {
-		case has && cur != value && !snap.Listed[key]:
+		key := addr.String()
+		if _, has := snap.Data[key]; has && !snap.Ours(key, e, true) {
 			r.Blocked = append(r.Blocked, addr)
 			continue
-		case !has || cur != value:
-			r.Set = append(r.Set, addr)
 		}
-		data[key] = value
+		data[key] = e.Value()
 		written = append(written, addr)
 	}
+	slices.SortFunc(r.Blocked, netip.Addr.Compare)
 	next.Data = data
 	next.Annotations = annotations(next.Annotations, written, view.Usage)
 	r.Object = next

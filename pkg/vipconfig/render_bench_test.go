@@ -11,7 +11,7 @@ import (
 func BenchmarkRender(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
-			view := View{Ready: true, Entries: map[netip.Addr]Entry{}, Usage: "default: 1 of 2 in use"}
+			view := View{Entries: map[netip.Addr]Entry{}, Usage: "default: 1 of 2 in use"}
 			for i := 0; i < n; i++ {
 				view.Entries[netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})] = Entry{Service: fmt.Sprintf("team/svc-%d", i), Method: NAT}
 			}

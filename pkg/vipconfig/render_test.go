@@ -60,7 +60,7 @@ func TestRender(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			view := View{Ready: true, Entries: map[netip.Addr]Entry{}, Usage: "default: 1 of 254 in use"}
+			view := View{Entries: map[netip.Addr]Entry{}, Usage: "default: 1 of 254 in use"}
 			for k, e := range tt.view {
 				view.Entries[netip.MustParseAddr(k)] = e
 			}
@@ -85,7 +85,7 @@ func TestRender(t *testing.T) {
 func TestRenderLeavesBaseAlone(t *testing.T) {
 	base := configMap(map[string]string{"10.0.0.1": "default/web"}, map[string]string{OwnedAnnotation: "10.0.0.1"})
 	before := base.DeepCopy()
-	Render(base, "kube-system", "vip-configmap", View{Ready: true})
+	Render(base, "kube-system", "vip-configmap", View{})
 	if diff := cmp.Diff(before, base); diff != "" {
 		t.Errorf("Render modified its base (the informer's cache):\n%s", diff)
 	}
@@ -97,7 +97,7 @@ func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, value, owned, seed string) {
 		cm := configMap(map[string]string{key: value}, map[string]string{OwnedAnnotation: owned, SeedAnnotation: seed})
 		snap := Read(cm)
-		view := View{Ready: true, Entries: map[netip.Addr]Entry{}}
+		view := View{Entries: map[netip.Addr]Entry{}}
 		if addr, e, err := ParseEntry(key, value); err == nil {
 			view.Entries[addr] = e
 		}

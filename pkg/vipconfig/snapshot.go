@@ -21,7 +21,6 @@ const (
 
 // Snapshot is what one version of the ConfigMap holds, as the provider reads it.
 type Snapshot struct {
-	Exists   bool
 	Data     map[string]string // every key, verbatim (values may be empty)
 	Listed   map[string]bool   // keys the ownership annotation or the 2017 seed lists as ours
 	Warnings []string          // annotations that could not be read
@@ -31,7 +30,6 @@ type Snapshot struct {
 // usage summary, and the generation of the decisions it carries.
 type View struct {
 	Gen     uint64
-	Ready   bool // false until the decisions are rebuilt: nothing may be written before
 	Entries map[netip.Addr]Entry
 	Usage   string
 }
@@ -46,13 +44,13 @@ func Read(cm *corev1.ConfigMap) Snapshot {
 	if data == nil {
 		data = map[string]string{}
 	}
-	return Snapshot{Exists: true, Data: data, Listed: listed, Warnings: warnings}
+	return Snapshot{Data: data, Listed: listed, Warnings: warnings}
 }
 
 // ParseEntry reads one key and value as an entry of ours.
 func ParseEntry(key, value string) (netip.Addr, Entry, error) {
-	addr, err := netip.ParseAddr(key)
-	if err != nil || !addr.Is4() || addr.String() != key {
+	addr, ok := CanonicalKey(key)
+	if !ok {
 		return netip.Addr{}, Entry{}, fmt.Errorf("key %q is not an IPv4 address", key)
 	}
 	entry, err := ParseValue(value)

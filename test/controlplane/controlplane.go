@@ -2,6 +2,8 @@ package controlplane
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -47,6 +49,10 @@ type Options struct {
 	// ManifestsWait is how long to wait for <root>/manifests to appear (it may still be
 	// being written); zero means it must exist already.
 	ManifestsWait time.Duration
+	// Audit turns on kube-apiserver's audit log (JSON lines, <Dir>/audit.log, see
+	// AuditLogPath) with AuditPolicy: the metadata of writes of ConfigMaps, Services and
+	// Leases, nothing else. Stop removes it with Dir: copy it first to keep it.
+	Audit bool
 }
 
 // ControlPlane is a running etcd + kube-apiserver with the product's RBAC applied.
@@ -59,9 +65,13 @@ type ControlPlane struct {
 	// Client talks to the API server as Admin.
 	Client kubernetes.Interface
 	// ProviderConfig and ProviderKubeconfig are the provider's ServiceAccount identity
-	// (a TokenRequest token valid for an hour): not an admin.
-	ProviderConfig     *rest.Config
-	ProviderKubeconfig string
+	// (a TokenRequest token valid for an hour): not an admin. ProviderCredentialID is how
+	// the audit log tells this token from other tokens of the same ServiceAccount.
+	ProviderConfig       *rest.Config
+	ProviderKubeconfig   string
+	ProviderCredentialID string
+	// AuditLogPath is kube-apiserver's audit log, or "" without Options.Audit.
+	AuditLogPath string
 	// KubectlPath is the kubectl next to the control plane binaries.
 	KubectlPath string
 
@@ -86,6 +96,11 @@ func Start(ctx context.Context, opts Options) (cp *ControlPlane, err error) {
 			err = errors.Join(err, c.Stop())
 		}
 	}()
+	if opts.Audit {
+		if err := c.prepareAudit(); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.startEnv(opts); err != nil {
 		return nil, err
 	}
@@ -127,6 +142,14 @@ func (c *ControlPlane) startEnv(opts Options) error {
 		Set("authorization-mode", "RBAC").
 		// Room for the ClusterIPs of the benchmark's 10,000 Services (envtest's default is a /24).
 		Set("service-cluster-ip-range", "10.96.0.0/16")
+	if c.AuditLogPath != "" {
+		apiServer.Configure().
+			Set("audit-policy-file", c.auditPolicyPath()).
+			Set("audit-log-path", c.AuditLogPath).
+			Set("audit-log-format", "json").
+			// Each event is written by the request's own goroutine as it completes: no batching.
+			Set("audit-log-mode", "blocking")
+	}
 
 	c.env = &envtest.Environment{
 		BinaryAssetsDirectory:    AssetsDir(c.Root),
@@ -184,18 +207,71 @@ func (c *ControlPlane) applyManifests(ctx context.Context, patience time.Duratio
 // setUpProviderIdentity mints a token for the provider's ServiceAccount with the
 // TokenRequest API and writes a kubeconfig for it.
 func (c *ControlPlane) setUpProviderIdentity(ctx context.Context) error {
+	id, err := c.NewProviderIdentity(ctx, "provider")
+	if err != nil {
+		return err
+	}
+	c.ProviderConfig, c.ProviderKubeconfig, c.ProviderCredentialID = id.Config, id.Kubeconfig, id.CredentialID
+	return nil
+}
+
+// Identity is one token of the provider's ServiceAccount: the same user, groups and RBAC
+// as every other token of it, told apart in the audit log by CredentialID.
+type Identity struct {
+	Config     *rest.Config
+	Kubeconfig string
+	// CredentialID is the token's "authentication.kubernetes.io/credential-id"
+	// ("JTI=<the token's jti claim>"), which the API server puts into user.extra of each
+	// audit event of a request made with it.
+	CredentialID string
+}
+
+// NewProviderIdentity mints a further token (valid for an hour) for the provider's
+// ServiceAccount and writes a kubeconfig for it, <Dir>/<name>.kubeconfig. Two replicas
+// given two such identities run under the product's RBAC exactly as deployed, yet their
+// requests can be told apart.
+func (c *ControlPlane) NewProviderIdentity(ctx context.Context, name string) (Identity, error) {
 	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}
 	tok, err := c.Client.CoreV1().ServiceAccounts(ServiceAccountNamespace).CreateToken(ctx, ServiceAccountName, req, metav1.CreateOptions{})
 	if err != nil {
-		return fmt.Errorf("requesting a token for ServiceAccount %s/%s (made by manifests/): %w", ServiceAccountNamespace, ServiceAccountName, err)
+		return Identity{}, fmt.Errorf("requesting a token for ServiceAccount %s/%s (made by manifests/): %w", ServiceAccountNamespace, ServiceAccountName, err)
 	}
-	c.ProviderConfig = &rest.Config{
-		Host:            c.Admin.Host,
-		TLSClientConfig: rest.TLSClientConfig{CAData: c.Admin.CAData},
-		BearerToken:     tok.Status.Token,
+	jti, err := tokenJTI(tok.Status.Token)
+	if err != nil {
+		return Identity{}, err
 	}
-	c.ProviderKubeconfig = filepath.Join(c.Dir, "provider.kubeconfig")
-	return WriteKubeconfig(c.ProviderKubeconfig, c.ProviderConfig, ServiceAccountName)
+	id := Identity{
+		Config: &rest.Config{
+			Host:            c.Admin.Host,
+			TLSClientConfig: rest.TLSClientConfig{CAData: c.Admin.CAData},
+			BearerToken:     tok.Status.Token,
+		},
+		Kubeconfig:   filepath.Join(c.Dir, name+".kubeconfig"),
+		CredentialID: "JTI=" + jti,
+	}
+	return id, WriteKubeconfig(id.Kubeconfig, id.Config, ServiceAccountName)
+}
+
+// tokenJTI reads the jti claim of a JWT (without verifying it: the API server made it).
+func tokenJTI(token string) (string, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "", fmt.Errorf("the TokenRequest token is not a JWT (%d parts)", len(parts))
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", fmt.Errorf("decoding the TokenRequest token's claims: %w", err)
+	}
+	var claims struct {
+		JTI string `json:"jti"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return "", fmt.Errorf("decoding the TokenRequest token's claims: %w", err)
+	}
+	if claims.JTI == "" {
+		return "", errors.New("the TokenRequest token has no jti claim: its requests cannot be told apart in the audit log")
+	}
+	return claims.JTI, nil
 }
 
 // Kubectl runs the control plane's kubectl as admin and returns its combined output.

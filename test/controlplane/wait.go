@@ -24,7 +24,9 @@ func poll(ctx context.Context, what string, check func(context.Context) (done bo
 	var seen string
 	err := wait.PollUntilContextCancel(ctx, PollInterval, true, func(ctx context.Context) (bool, error) {
 		done, s, err := check(ctx)
-		if ctx.Err() == nil { // keep what was seen before the deadline, not the deadline
+		// Keep what was seen before the deadline, not the deadline (nor the client's rate
+		// limiter refusing to wait past it).
+		if ctx.Err() == nil && !strings.Contains(s, "would exceed context deadline") {
 			seen = s
 		}
 		return done, err

@@ -54,6 +54,9 @@ type config struct {
 	args []string
 	// manualStart leaves starting the provider to the test.
 	manualStart bool
+	// kubeconfig is the identity the provider runs as; empty means cp.ProviderKubeconfig.
+	// Any token of the provider's ServiceAccount (cp.NewProviderIdentity) has its RBAC.
+	kubeconfig string
 }
 
 // env is one test's world: a namespace, a ConfigMap, and a provider.
@@ -169,12 +172,21 @@ func (e *env) providerEnv() []string {
 // startProvider starts the provider (again) and waits until it leads.
 func (e *env) startProvider() {
 	e.t.Helper()
+	if err := e.startProviderErr(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// startProviderErr is startProvider that returns, rather than reports, a provider that
+// does not lead within 30 s (for instance because it exited).
+func (e *env) startProviderErr() error {
+	e.t.Helper()
 	start := time.Now()
 	if e.p == nil {
 		args := append([]string{"--keepalived-config-map=" + e.cm}, e.cfg.args...)
 		p, err := controlplane.StartProvider(controlplane.ProviderOptions{
 			Binary:     providerBinary,
-			Kubeconfig: cp.ProviderKubeconfig,
+			Kubeconfig: e.kubeconfig(),
 			LogPath:    filepath.Join(outputDir, e.ns, "provider.log"),
 			Env:        e.providerEnv(),
 			Args:       args,
@@ -191,9 +203,22 @@ func (e *env) startProvider() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := e.p.WaitLeading(ctx); err != nil {
-		e.t.Fatalf("provider never led: %v\n%s", err, e.p.Tail(40))
+		if !e.p.Running() {
+			code, _ := e.p.Wait(context.Background())
+			return fmt.Errorf("provider exited with code %d before it led: %w\n%s", code, err, e.p.Tail(40))
+		}
+		return fmt.Errorf("provider never led: %w\n%s", err, e.p.Tail(40))
 	}
 	e.t.Logf("provider leads after %s", time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// kubeconfig is the identity the test's providers run as.
+func (e *env) kubeconfig() string {
+	if e.cfg.kubeconfig != "" {
+		return e.cfg.kubeconfig
+	}
+	return cp.ProviderKubeconfig
 }
 
 // killProvider stops the provider with SIGKILL: no chance to clean anything up.

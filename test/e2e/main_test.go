@@ -27,6 +27,10 @@ import (
 // providerVersion is what the e2e build of the binary reports with --version.
 const providerVersion = "v0.0.0-e2e"
 
+// envProviderBinary names a provider binary to test instead of building this tree (for
+// instance a build of another commit, to compare); it must report providerVersion.
+const envProviderBinary = "E2E_PROVIDER_BINARY"
+
 var (
 	cp             *controlplane.ControlPlane
 	repoRoot       string
@@ -65,10 +69,14 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	providerBinary = filepath.Join(repoRoot, "bin", "e2e", "keepalived-cloud-provider")
-	if err := controlplane.BuildProvider(ctx, repoRoot, providerBinary, providerVersion); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
+	if providerBinary = os.Getenv(envProviderBinary); providerBinary != "" {
+		fmt.Fprintf(os.Stderr, "e2e: testing the provider binary %s (%s), not a build of this tree\n", providerBinary, envProviderBinary)
+	} else {
+		providerBinary = filepath.Join(repoRoot, "bin", "e2e", "keepalived-cloud-provider")
+		if err := controlplane.BuildProvider(ctx, repoRoot, providerBinary, providerVersion); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
 	}
 	cpLog, err := os.Create(filepath.Join(outputDir, "controlplane.log"))
 	if err != nil {
@@ -76,7 +84,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = cpLog.Close() }()
-	cp, err = controlplane.Start(ctx, controlplane.Options{Root: repoRoot, Log: cpLog, ManifestsWait: 10 * time.Minute})
+	cp, err = controlplane.Start(ctx, controlplane.Options{
+		Root: repoRoot, Log: cpLog, ManifestsWait: 10 * time.Minute,
+		// Writes of ConfigMaps, Services and Leases only (controlplane.AuditPolicy): tests
+		// count who wrote what (TestPausedLeader). Kept in outputDir at the end.
+		Audit: true,
+	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: starting the control plane: %v\n(its output: %s)\n", err, cpLog.Name())
 		return 1
@@ -88,6 +101,9 @@ func run(m *testing.M) int {
 	stopAll := func() {
 		once.Do(func() {
 			providers.killAll()
+			if err := cp.CopyAuditLog(auditLogCopy()); err != nil {
+				fmt.Fprintln(os.Stderr, "e2e: keeping the audit log:", err)
+			}
 			if err := cp.Stop(); err != nil {
 				fmt.Fprintln(os.Stderr, "e2e: stopping the control plane:", err)
 			}
@@ -98,6 +114,9 @@ func run(m *testing.M) int {
 	stopBeforeTimeout(stopAll)
 	return m.Run()
 }
+
+// auditLogCopy is where the API server's audit log is kept after the run.
+func auditLogCopy() string { return filepath.Join(outputDir, "audit.log") }
 
 // stopOnSignal stops every process on Ctrl-C or SIGTERM before exiting.
 func stopOnSignal(stopAll func()) {

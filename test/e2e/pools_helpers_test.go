@@ -395,6 +395,17 @@ next:
 	return 0, false
 }
 
+// sum adds up the samples of a metric whatever their labels (0 when there are none).
+func (ms metricSamples) sum(name string) float64 {
+	var total float64
+	for _, s := range ms {
+		if s.name == name {
+			total += s.value
+		}
+	}
+	return total
+}
+
 // of lists the samples of a metric, for failure messages.
 func (ms metricSamples) of(name string) string {
 	var lines []string

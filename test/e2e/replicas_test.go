@@ -3,10 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"maps"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -57,24 +54,31 @@ func TestLeaderKilledMidBurst(t *testing.T) {
 }
 
 // TestPausedLeader: the leader is frozen (SIGSTOP) until the standby leads and changes
-// things, then resumed (SIGCONT). Whatever the old leader writes from its stale memory,
-// the ConfigMap agrees with the Services' status again within 2 s of the resume, and
-// stays so.
+// things, then resumed (SIGCONT). The ConfigMap agrees with the Services' status again
+// within 2 s of the resume, and stays so; the old leader exits within 10 s; and from the
+// resume until it exits it made no write request at all to the ConfigMap or to Services
+// (objects or status). The two replicas run with two tokens of the provider's
+// ServiceAccount (same RBAC), which the API server's audit log tells apart by credential id.
 func TestPausedLeader(t *testing.T) {
-	e := newEnv(t, config{pool: "10.210.225.0/24"})
+	leaderID, standbyID := newIdentity(t, "leader"), newIdentity(t, "standby")
+	e := newEnv(t, config{pool: "10.210.225.0/24", kubeconfig: leaderID.Kubeconfig})
+	auditFrom := e.auditOffset()
+	started := time.Now()
 	var names []string
 	for i := 0; i < 10; i++ {
 		names = append(names, fmt.Sprintf("s%d", i))
 		e.createService(names[i])
 	}
 	e.waitAddressed(names, len(names))
-	standby := e.startReplica("standby")
+	standby := e.startReplicaAs("standby", standbyID.Kubeconfig)
 	old := e.p
+	paused := time.Now()
 	if err := syscall.Kill(old.PID(), syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
+		t.Fatalf("pausing the leader: %v", err)
 	}
 	t.Cleanup(func() { _ = syscall.Kill(old.PID(), syscall.SIGCONT) })
 	e.takeOver(standby)
+	tookOver := time.Now()
 	for _, name := range names[:4] {
 		e.deleteService(name)
 	}
@@ -84,25 +88,66 @@ func TestPausedLeader(t *testing.T) {
 		e.waitIP(name)
 	}
 	e.waitConsistent(assignTimeout)
-	if err := syscall.Kill(old.PID(), syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
 	resumed := time.Now()
+	if err := syscall.Kill(old.PID(), syscall.SIGCONT); err != nil {
+		t.Fatalf("resuming the old leader: %v", err)
+	}
 	e.waitConsistent(repairTimeout)
 	t.Logf("consistent %s after the old leader resumed", time.Since(resumed).Round(time.Millisecond))
-	time.Sleep(4 * time.Second) // the old leader's renew deadline is 3 s
+
+	// The old leader has lost its lease: it must notice and exit.
+	exitCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code, err := old.Wait(exitCtx)
+	exited := time.Now()
+	if err != nil {
+		t.Errorf("step \"old leader exits\": it still runs 10 s after it resumed without its lease: %v", err)
+	} else {
+		t.Logf("the old leader exited (code %d) %s after it resumed", code, exited.Sub(resumed).Round(time.Millisecond))
+	}
 	e.waitConsistent(repairTimeout)
-	if old.Running() {
-		t.Errorf("the old leader still runs 4 s after it resumed without its lease")
+
+	// Count who wrote what, from the audit log.
+	events := e.auditEvents(auditFrom)
+	resumedWrites := writesBy(events, leaderID.CredentialID, resumed, exited)
+	before := writesBy(events, leaderID.CredentialID, started, paused)
+	standbyWrites := writesBy(events, standbyID.CredentialID, tookOver, resumed)
+	t.Logf("write requests counted in the API server's audit log (%s, kept as %s after the run; policy: metadata "+
+		"of every create/update/patch/delete of configmaps, services, services/status and leases), told apart by "+
+		"the user.extra credential-id of each replica's token (leader %s, standby %s):",
+		cp.AuditLogPath, auditLogCopy(), leaderID.CredentialID, standbyID.CredentialID)
+	t.Logf("  old leader before the pause: %s", before)
+	t.Logf("  new leader from takeover to the resume: %s", standbyWrites)
+	t.Logf("  old leader from the resume (SIGCONT) until it exited (%s): %s; writes of shared state: %d",
+		exited.Sub(resumed).Round(time.Millisecond), resumedWrites, resumedWrites.shared())
+	if n := resumedWrites.shared(); n != 0 {
+		t.Errorf("step \"old leader writes nothing once resumed\": it made %d write requests to the ConfigMap or to Services "+
+			"between SIGCONT and its exit, want 0:\n%s", n, resumedWrites.sharedLines())
+	}
+	// The count is only evidence if the log attributes requests to each replica at all.
+	if len(before.serviceStatus) == 0 || len(before.configMaps) == 0 {
+		t.Errorf("step \"audit log attributes the old leader's writes\": no ConfigMap or Service status write by "+
+			"credential %s before the pause (%s), yet it addressed %d Services: the count above proves nothing",
+			leaderID.CredentialID, before, len(names))
+	}
+	if len(standbyWrites.serviceStatus) == 0 || len(standbyWrites.configMaps) == 0 {
+		t.Errorf("step \"audit log attributes the new leader's writes\": no ConfigMap or Service status write by "+
+			"credential %s after it took over (%s)", standbyID.CredentialID, standbyWrites)
 	}
 }
 
 // startReplica starts a second provider with the test's settings; it waits for the lease.
 func (e *env) startReplica(name string) *controlplane.Provider {
 	e.t.Helper()
+	return e.startReplicaAs(name, e.kubeconfig())
+}
+
+// startReplicaAs is startReplica with the identity of kubeconfig.
+func (e *env) startReplicaAs(name, kubeconfig string) *controlplane.Provider {
+	e.t.Helper()
 	p, err := controlplane.StartProvider(controlplane.ProviderOptions{
 		Binary:     providerBinary,
-		Kubeconfig: cp.ProviderKubeconfig,
+		Kubeconfig: kubeconfig,
 		LogPath:    filepath.Join(outputDir, e.ns, name+".log"),
 		Env:        e.providerEnv(),
 		Args:       append([]string{"--keepalived-config-map=" + e.cm}, e.cfg.args...),
@@ -183,25 +228,9 @@ func (e *env) waitConsistent(timeout time.Duration) {
 	e.t.Helper()
 	var diff string
 	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		want := map[string]string{}
-		for name, ip := range e.statusAddresses(ctx) {
-			want[ip] = e.key(name)
-		}
-		cm, err := e.c.CoreV1().ConfigMaps(configMapNamespace).Get(ctx, e.cm, metav1.GetOptions{})
-		if err != nil {
-			diff = err.Error()
-			return false, nil
-		}
-		got := map[string]string{}
-		for k, v := range cm.Data {
-			if strings.HasPrefix(v, e.ns+"/") {
-				got[k] = v
-			}
-		}
-		owned := ownedKeysSorted(cm)
-		keys := slices.Sorted(maps.Keys(want))
-		diff = fmt.Sprintf("ConfigMap entries %v, owned %v; statuses say %v", got, owned, want)
-		return maps.Equal(got, want) && slices.Equal(owned, keys), nil
+		var ok bool
+		diff, ok = e.consistent(ctx)
+		return ok, nil
 	})
 	if err != nil {
 		e.t.Fatalf("ConfigMap and Services' status disagree after %s: %s", timeout, diff)

@@ -277,18 +277,19 @@ func (s slots) span(r Range) (lo, hi uint64) {
 
 // Repool returns a new Allocator over pools with every address of taken
 // taken: a pool edit must never move or free an address a Service already
-// has. It reports, for messages and metrics, which taken addresses fall
-// outside every new pool; the caller keeps them held, so nobody else gets them.
+// has. Taken addresses that fall outside every new pool have no slot and
+// count nowhere; the caller keeps them held, so nobody else gets them, and
+// finds them with PoolOf.
 //
 // Cost follows the number of taken addresses, never the size of the pools.
 // If pools are invalid, Repool returns NewAllocator's error.
-func Repool(taken []netip.Addr, pools ...Pool) (next *Allocator, outside []netip.Addr, err error) {
-	next, err = NewAllocator(pools...)
+func Repool(taken []netip.Addr, pools ...Pool) (*Allocator, error) {
+	next, err := NewAllocator(pools...)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// In address order, consecutive addresses extend one run rather than
-	// meeting as separate runs to merge, and outside comes out sorted.
+	// meeting as separate runs to merge.
 	nums := make([]uint32, 0, len(taken))
 	for _, ip := range taken {
 		if ip.Is4() {
@@ -297,16 +298,13 @@ func Repool(taken []netip.Addr, pools ...Pool) (next *Allocator, outside []netip
 	}
 	slices.Sort(nums)
 	for _, n := range slices.Compact(nums) {
-		switch s, slot, ok := next.slotOf(n); {
-		case ok:
+		// An address with no slot is outside every pool, or a .0 or .255 of
+		// a pool avoiding them: never handed out, so taken without counting.
+		if s, slot, ok := next.slotOf(n); ok {
 			s.take(slot)
-		case s == nil:
-			outside = append(outside, addr(n))
 		}
-		// Otherwise n is a .0 or .255 of a pool avoiding them: inside the
-		// pool but never handed out, so taken without counting as in use.
 	}
-	return next, outside, nil
+	return next, nil
 }
 
 // Sentinel errors; match them with errors.Is. The returned errors wrap them

@@ -115,7 +115,7 @@ func BenchmarkRepool(b *testing.B) {
 			rand.New(rand.NewPCG(3, 4)).Shuffle(len(taken), func(i, j int) { taken[i], taken[j] = taken[j], taken[i] })
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, _, err := Repool(taken, pools...); err != nil {
+				if _, err := Repool(taken, pools...); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -31,14 +31,20 @@ func Example() {
 	fmt.Println(a.Take(netip.MustParseAddr("10.210.38.101")))
 	fmt.Println(a.Usage())
 
-	// A pool edit keeps every address the caller holds and names those left outside.
+	// A pool edit keeps every address the caller holds; PoolOf finds those
+	// left outside every pool.
 	wide, _, _ := ipam.ParseRanges("10.210.38.96/28")
 	held := []netip.Addr{netip.MustParseAddr("10.210.38.101"), netip.MustParseAddr("10.210.38.200"), netip.MustParseAddr("192.168.7.7")}
-	next, outside, err := ipam.Repool(held, ipam.Pool{Name: "default", Ranges: wide})
+	next, err := ipam.Repool(held, ipam.Pool{Name: "default", Ranges: wide})
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(outside, next.Usage())
+	for _, ip := range held {
+		if _, ok := next.PoolOf(ip); !ok {
+			fmt.Println("outside the pools:", ip)
+		}
+	}
+	fmt.Println(next.Usage())
 	fmt.Println(next.Allocate(""))
 	// Output:
 	// [10.210.38.102/30 has host bits set; using its network 10.210.38.100/30]
@@ -49,6 +55,8 @@ func Example() {
 	// default/queue invalid IP no free address in 10.210.38.100/30, 10.210.38.200-10.210.38.202 (5 of 5 in use) true
 	// address in use: 10.210.38.101
 	// [{default 5 5}]
-	// [10.210.38.200 192.168.7.7] [{default 14 1}]
+	// outside the pools: 10.210.38.200
+	// outside the pools: 192.168.7.7
+	// [{default 14 1}]
 	// 10.210.38.97 <nil>
 }

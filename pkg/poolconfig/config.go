@@ -102,7 +102,7 @@ func (c *Config) IsReserved(addr netip.Addr) bool {
 }
 
 // IPAMPools returns the pools in file order for ipam.NewAllocator or
-// Allocator.Repool, with the reserved addresses carved out of their ranges:
+// ipam.Repool, with the reserved addresses carved out of their ranges:
 // the allocator then never hands them out, at no cost per reserved address,
 // and a pool's size counts only what it can hand out. A consequence: a held
 // address that has since been reserved is outside every ipam pool, so tell

@@ -1,18 +1,22 @@
 package dataplane
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"k8s.io/component-base/metrics/testutil"
 )
 
 // agentProc is one keepalived-vip-agent process; Start may be called again after it exited.
@@ -99,38 +103,49 @@ func (a *agentProc) healthy() bool {
 
 // metric reads one unlabelled sample of /metrics, e.g. keepalived_vip_agent_master_vips.
 func (a *agentProc) metric(name string) (float64, error) {
-	resp, err := http.Get(a.url("/metrics"))
+	samples, err := a.scrape()
 	if err != nil {
 		return 0, err
 	}
-	defer func() { _ = resp.Body.Close() }()
-	s := bufio.NewScanner(resp.Body)
-	for s.Scan() {
-		if value, ok := strings.CutPrefix(s.Text(), name+" "); ok {
-			return strconv.ParseFloat(value, 64)
+	want := testutil.Metric{testutil.MetricNameLabel: testutil.LabelValue(name)}
+	for _, s := range samples {
+		if s.Metric.Equal(want) {
+			return float64(s.Value), nil
 		}
 	}
 	return 0, fmt.Errorf("metric %s not found on %s", name, a.url("/metrics"))
 }
 
-// metricSum adds up every sample of a labelled metric, e.g. keepalived_vip_agent_instance_master.
+// metricSum adds up every sample of a labelled metric, e.g. keepalived_vip_agent_instance_master
+// (0 when /metrics does not answer).
 func (a *agentProc) metricSum(name string) float64 {
-	resp, err := http.Get(a.url("/metrics"))
-	if err != nil {
-		return 0
-	}
-	defer func() { _ = resp.Body.Close() }()
+	samples, _ := a.scrape()
 	sum := 0.0
-	s := bufio.NewScanner(resp.Body)
-	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), name+"{"); ok {
-			if _, value, ok := strings.Cut(rest, "} "); ok {
-				v, _ := strconv.ParseFloat(value, 64)
-				sum += v
-			}
+	for _, s := range samples {
+		if s.Metric[testutil.MetricNameLabel] == testutil.LabelValue(name) {
+			sum += float64(s.Value)
 		}
 	}
 	return sum
+}
+
+// scrape reads /metrics in the text format. (Not testutil.ParseMetrics: it loops forever
+// on input it cannot parse.)
+func (a *agentProc) scrape() (testutil.Samples, error) {
+	resp, err := http.Get(a.url("/metrics"))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", a.url("/metrics"), resp.Status)
+	}
+	families, err := testutil.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", a.url("/metrics"), err)
+	}
+	samples, err := expfmt.ExtractSamples(&expfmt.DecodeOptions{}, slices.Collect(maps.Values(families))...)
+	return testutil.Samples(samples), err
 }
 
 // keepalivedPIDs reads the pid files keepalived wrote: its parent and its VRRP child.

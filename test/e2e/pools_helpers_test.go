@@ -1,19 +1,21 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +24,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/component-base/metrics/testutil"
 	"k8s.io/utils/ptr"
 
 	"github.com/munnerz/keepalived-cloud-provider/test/controlplane"
@@ -327,70 +330,41 @@ func (m *metricsReader) scrape() metricSamples {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /metrics = %d %q, want 200", resp.StatusCode, body)
 	}
-	return parseMetrics(string(body))
-}
-
-// metricSamples are the samples of one scrape in the text format: name{labels} value.
-type metricSamples []metricSample
-
-type metricSample struct {
-	name   string
-	labels map[string]string
-	value  float64
-	line   string
-}
-
-var labelRE = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
-
-func parseMetrics(body string) metricSamples {
-	var out metricSamples
-	for _, line := range strings.Split(body, "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		s := metricSample{labels: map[string]string{}, line: line}
-		var rest string
-		if i := strings.IndexByte(line, '{'); i >= 0 {
-			j := strings.LastIndexByte(line, '}')
-			s.name = line[:i]
-			for _, m := range labelRE.FindAllStringSubmatch(line[i+1:j], -1) {
-				s.labels[m[1]] = m[2]
-			}
-			rest = line[j+1:]
-		} else {
-			s.name, rest, _ = strings.Cut(line, " ")
-		}
-		fields := strings.Fields(rest)
-		if len(fields) == 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(fields[0], 64)
-		if err != nil {
-			continue
-		}
-		s.value = v
-		out = append(out, s)
+	ms, err := parseMetrics(body)
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
 	}
-	return out
+	return ms
 }
 
-// get returns the value of the sample with exactly these labels.
+// metricSamples are the samples of one scrape; histograms and summaries appear as their
+// _bucket, _sum and _count series, as in the text format.
+type metricSamples testutil.Samples
+
+// parseMetrics reads the text format. (Not testutil.ParseMetrics: it loops forever on
+// input it cannot parse.)
+func parseMetrics(body []byte) (metricSamples, error) {
+	families, err := testutil.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	samples, err := expfmt.ExtractSamples(&expfmt.DecodeOptions{}, slices.Collect(maps.Values(families))...)
+	if err != nil {
+		return nil, err
+	}
+	return metricSamples(samples), nil
+}
+
+// get returns the value of the sample with exactly these labels (name, value pairs).
 func (ms metricSamples) get(name string, labels ...string) (float64, bool) {
-	want := map[string]string{}
+	want := testutil.Metric{testutil.MetricNameLabel: testutil.LabelValue(name)}
 	for i := 0; i+1 < len(labels); i += 2 {
-		want[labels[i]] = labels[i+1]
+		want[testutil.LabelName(labels[i])] = testutil.LabelValue(labels[i+1])
 	}
-next:
 	for _, s := range ms {
-		if s.name != name || len(s.labels) != len(want) {
-			continue
+		if s.Metric.Equal(want) {
+			return float64(s.Value), true
 		}
-		for k, v := range want {
-			if s.labels[k] != v {
-				continue next
-			}
-		}
-		return s.value, true
 	}
 	return 0, false
 }
@@ -398,10 +372,8 @@ next:
 // sum adds up the samples of a metric whatever their labels (0 when there are none).
 func (ms metricSamples) sum(name string) float64 {
 	var total float64
-	for _, s := range ms {
-		if s.name == name {
-			total += s.value
-		}
+	for _, s := range ms.named(name) {
+		total += float64(s.Value)
 	}
 	return total
 }
@@ -409,15 +381,24 @@ func (ms metricSamples) sum(name string) float64 {
 // of lists the samples of a metric, for failure messages.
 func (ms metricSamples) of(name string) string {
 	var lines []string
-	for _, s := range ms {
-		if s.name == name {
-			lines = append(lines, s.line)
-		}
+	for _, s := range ms.named(name) {
+		lines = append(lines, fmt.Sprintf("%s %v", s.Metric, s.Value))
 	}
 	if len(lines) == 0 {
 		return "(none)"
 	}
+	slices.Sort(lines)
 	return strings.Join(lines, "; ")
+}
+
+func (ms metricSamples) named(name string) metricSamples {
+	var out metricSamples
+	for _, s := range ms {
+		if s.Metric[testutil.MetricNameLabel] == testutil.LabelValue(name) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // expectMetric checks a sample's value (labels as name, value pairs).

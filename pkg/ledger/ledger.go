@@ -315,14 +315,6 @@ func (r *record) entryOr(netip.Addr) vipconfig.Entry {
 	return vipconfig.Entry{Service: r.key, Method: vipconfig.NAT}
 }
 
-// forget removes a Service's record once it neither holds nor waits.
-func (l *Ledger) forget(r *record) {
-	l.cancelRequest(r)
-	if !r.addr.IsValid() {
-		delete(l.services, r.uid)
-	}
-}
-
 // cancelRequest stops r waiting, and passes on an address reserved for it.
 func (l *Ledger) cancelRequest(r *record) {
 	addr := r.request

@@ -2,9 +2,14 @@ package ledger
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
@@ -16,11 +21,7 @@ const configMapName = "kube-system/vip-configmap"
 // newLedger returns a rebuilt ledger over pool holding services and the ConfigMap data.
 func newLedger(t *testing.T, pool string, opts func(*Options), services []Service, data, listed map[string]string) (*Ledger, *[]Event) {
 	t.Helper()
-	pools, _, err := poolconfig.FromCIDR(pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := Options{Pools: pools, ConfigMap: configMapName, OutsideHint: "OPT-IN"}
+	o := Options{Pools: mustPools(t, pool), ConfigMap: configMapName, OutsideHint: "OPT-IN"}
 	if opts != nil {
 		opts(&o)
 	}
@@ -29,28 +30,50 @@ func newLedger(t *testing.T, pool string, opts func(*Options), services []Servic
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap := vipconfig.Snapshot{Data: map[string]string{}, Listed: map[string]bool{}}
-	for k, v := range data {
-		snap.Data[k] = v
-	}
-	for k, v := range listed {
-		snap.Data[k], snap.Listed[k] = v, true
-	}
-	if err := l.Rebuild(services, snap); err != nil {
+	if err := l.Rebuild(services, snapshot(data, listed)); err != nil {
 		t.Fatal(err)
 	}
 	return l, &events
 }
 
+func mustPools(t testing.TB, cidr string) *poolconfig.Config {
+	t.Helper()
+	pools, _, err := poolconfig.FromCIDR(cidr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pools
+}
+
+// invalidPools is the start of a replica whose pools file does not parse.
+func invalidPools(o *Options) {
+	o.Pools, o.PoolsErr = nil, errors.New("pools.yaml: line 3: bad indentation")
+}
+
+// snapshot is a ConfigMap holding data (foreign keys) and listed (keys of ours).
+func snapshot(data, listed map[string]string) vipconfig.Snapshot {
+	snap := vipconfig.Snapshot{Data: map[string]string{}, Listed: map[string]bool{}}
+	maps.Copy(snap.Data, data)
+	for k, v := range listed {
+		snap.Data[k], snap.Listed[k] = v, true
+	}
+	return snap
+}
+
+// svc is a LoadBalancer Service; its UID is derived from its key unless uid says otherwise.
 func svc(key string, opts ...func(*Service)) Service {
 	ns, _, _ := strings.Cut(key, "/")
-	s := Service{Key: key, Namespace: ns, Wants: true, Method: vipconfig.NAT}
+	s := Service{UID: uidOf(key), Key: key, Namespace: ns, Wants: true, Method: vipconfig.NAT}
 	for _, o := range opts {
 		o(&s)
 	}
 	return s
 }
 
+func uidOf(key string) types.UID { return types.UID("uid-" + key) }
+
+// uid gives a Service an explicit UID: a re-created Service of the same name.
+func uid(u string) func(*Service)    { return func(s *Service) { s.UID = types.UID(u) } }
 func status(a string) func(*Service) { return func(s *Service) { s.Status = netip.MustParseAddr(a) } }
 func asks(a string) func(*Service)   { return func(s *Service) { s.Request = netip.MustParseAddr(a) } }
 
@@ -61,6 +84,21 @@ func ensure(t *testing.T, l *Ledger, s Service) string {
 		t.Fatalf("Ensure(%s) = %v", s.Key, err)
 	}
 	return addr.String()
+}
+
+func release(t *testing.T, l *Ledger, u types.UID) {
+	t.Helper()
+	if _, _, err := l.Release(u); err != nil {
+		t.Fatalf("Release(%s) = %v", u, err)
+	}
+}
+
+// holding is the address the Service holds, "" for none.
+func holding(l *Ledger, u types.UID) string {
+	if a, ok := l.Holding(u); ok {
+		return a.String()
+	}
+	return ""
 }
 
 func published(l *Ledger) map[string]string {
@@ -87,7 +125,7 @@ func TestRebuildOrderOfAuthority(t *testing.T) {
 	l, events := newLedger(t, "10.0.0.0/24", nil, services, data, listed)
 
 	want := map[string]string{"10.0.0.5": "a/status", "10.0.0.6": "a/pending"}
-	if got := published(l); !equal(got, want) {
+	if got := published(l); !maps.Equal(got, want) {
 		t.Errorf("view = %v, want %v (clashed a/clashed left out, stale and orphaned entries dropped)", got, want)
 	}
 	if got := ensure(t, l, svc("a/clashed", status("10.0.0.9"))); got != "10.0.0.9" {
@@ -166,9 +204,7 @@ func TestHeldRequestNamesHolderOnlyToItsNamespace(t *testing.T) {
 	}
 	// The holder goes: the address passes to the waiting request of its own
 	// namespace, never to the squatter from another namespace.
-	if _, _, err := l.Release("team-a/web"); err != nil {
-		t.Fatal(err)
-	}
+	release(t, l, uidOf("team-a/web"))
 	if _, _, err := l.Ensure(svc("team-b/squat", asks("10.0.0.3"))); !errors.Is(err, ipam.ErrInUse) {
 		t.Errorf("squatter after release: %v; want in use (held for team-a/copy)", err)
 	}
@@ -179,7 +215,7 @@ func TestHeldRequestNamesHolderOnlyToItsNamespace(t *testing.T) {
 
 func TestServiceGoneFreesOrphan(t *testing.T) {
 	l, events := newLedger(t, "10.0.0.0/29", nil, []Service{svc("a/x", status("10.0.0.1"))}, nil, nil)
-	l.ServiceGone("a/x")
+	l.ServiceGone(uidOf("a/x"))
 	if len(published(l)) != 0 || len(*events) != 1 || (*events)[0].Kind != Orphan {
 		t.Fatalf("view %v, events %v; want the orphan removed and reported", published(l), *events)
 	}
@@ -194,15 +230,15 @@ func TestForeignKeyTakesUnconfirmedAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.ObserveConfigMap(vipconfig.Snapshot{Data: map[string]string{addr.String(): ""}, Listed: map[string]bool{}})
-	if l.Holds("a/x", addr) || l.Gen() <= gen {
+	l.ObserveConfigMap(snapshot(map[string]string{addr.String(): ""}, nil))
+	if l.Holds(uidOf("a/x"), addr) || l.Gen() <= gen {
 		t.Fatalf("a/x still holds %s after someone wrote its key before the status did", addr)
 	}
 	if got := ensure(t, l, svc("a/x")); got == addr.String() {
 		t.Errorf("a/x got %s again", got)
 	}
 	// The key goes away: its address is free again.
-	l.ObserveConfigMap(vipconfig.Snapshot{Data: map[string]string{}, Listed: map[string]bool{}})
+	l.ObserveConfigMap(snapshot(nil, nil))
 	if got := ensure(t, l, svc("a/z")); got != addr.String() {
 		t.Errorf("a/z got %s, want %s, freed by the hand-written key", got, addr)
 	}
@@ -226,29 +262,19 @@ func TestConfigMapCapacity(t *testing.T) {
 }
 
 func TestNotReady(t *testing.T) {
-	pools, _, _ := poolconfig.FromCIDR("10.0.0.0/29")
-	l, err := New(Options{Pools: pools}, nil)
+	l, err := New(Options{Pools: mustPools(t, "10.0.0.0/29")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := l.Ensure(svc("a/x")); !errors.Is(err, ErrNotReady) {
 		t.Errorf("Ensure before Rebuild = %v, want ErrNotReady", err)
 	}
-	if l.View().Ready {
-		t.Error("the view is ready before Rebuild: the writer could erase every entry")
+	if _, _, err := l.Release(uidOf("a/x")); !errors.Is(err, ErrNotReady) {
+		t.Errorf("Release before Rebuild = %v, want ErrNotReady", err)
 	}
-}
-
-func equal(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
+	if l.Ready() {
+		t.Error("the ledger is ready before Rebuild: the writer could erase every entry")
 	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TestGrantedRequestStays: a Service that holds the address it asks for keeps it even
@@ -261,5 +287,42 @@ func TestGrantedRequestStays(t *testing.T) {
 	}
 	if _, _, err := l.Ensure(svc("a/new", asks("192.0.2.8"))); err == nil {
 		t.Error("a new request outside the pools was accepted without the operator's opt-in")
+	}
+}
+
+// TestConcurrentUse: parallel syncs (--concurrent-service-syncs), informer events
+// and the writer's reads share one ledger; run with -race.
+func TestConcurrentUse(t *testing.T) {
+	l, _ := newLedger(t, "10.0.0.0/24", nil, nil, nil, nil)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				s := svc(fmt.Sprintf("ns%d/s%d", g, i%5), uid(fmt.Sprintf("%d-%d", g, i)))
+				addr, _, err := l.Ensure(s)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				s.Status = addr
+				l.ObserveService(s)
+				_, _ = l.View(), l.Stats()
+				if i%2 == 0 { // the others are deleted without a release
+					if _, _, err := l.Release(s.UID); err != nil {
+						t.Error(err)
+					}
+				}
+				l.ServiceGone(s.UID)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := published(l); len(got) != 0 {
+		t.Errorf("view = %v after every Service is gone", got)
+	}
+	if u := l.Stats().Pools[0]; u.InUse != 0 {
+		t.Errorf("%d addresses in use after every Service is gone", u.InUse)
 	}
 }

@@ -134,10 +134,15 @@ func (l *Ledger) observe(snap vipconfig.Snapshot) {
 	seen := map[netip.Addr]bool{}
 	for key, value := range snap.Data {
 		addr, ok := vipconfig.CanonicalKey(key)
-		if !ok || snap.Listed[key] {
+		if !ok {
 			continue
 		}
-		if h := l.holderOf(addr); h != nil && h.entry.Value() == value {
+		var want vipconfig.Entry
+		h := l.holderOf(addr)
+		if h != nil {
+			want = h.entry
+		}
+		if snap.Ours(key, want, h != nil) {
 			continue
 		}
 		seen[addr] = true
@@ -184,7 +189,7 @@ func (l *Ledger) foreignAppeared(addr netip.Addr, value string) {
 			"ConfigMap %s has the key %s with value %q, written by someone else, for this Service's address; the Service keeps %s and the key is left alone: remove the key so that the entry can be published",
 			l.opts.ConfigMap, addr, value, addr)})
 	case r.addr == addr:
-		l.drop(r) // the key keeps it: passOn leaves a foreign owner alone
+		l.drop(r)   // the key keeps it: passOn leaves a foreign owner alone
 		l.follow(r) // back to the address its status shows, if any
 	default:
 		o.svc = nil // a waiting request's reservation; it keeps waiting
@@ -310,7 +315,7 @@ func (l *Ledger) Orphans(exists func(key string, uid types.UID) bool) []types.UI
 func (l *Ledger) SetPools(pools *poolconfig.Config) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	next, _, err := ipam.Repool(slices.Collect(maps.Keys(l.owners)), pools.IPAMPools()...)
+	next, err := ipam.Repool(slices.Collect(maps.Keys(l.owners)), pools.IPAMPools()...)
 	if err != nil {
 		return err
 	}

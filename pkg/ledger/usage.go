@@ -28,7 +28,7 @@ func (l *Ledger) Stats() Stats {
 			continue
 		}
 		s.Entries++
-		if _, in := l.alloc.PoolOf(r.addr); !in {
+		if _, in := l.alloc.PoolOf(r.addr); !in && l.opts.Pools != nil {
 			s.Outside++
 		}
 	}

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"maps"
+	"slices"
+
+	"github.com/prometheus/common/expfmt"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/component-base/metrics/testutil"
@@ -40,17 +45,24 @@ func (b *bench) apiserverWrites() (writes, error) {
 	if err != nil {
 		return writes{}, err
 	}
-	ms := testutil.NewMetrics()
-	if err := testutil.ParseMetrics(string(raw), &ms); err != nil {
+	// TextToMetricFamilies fails on bad input, where testutil.ParseMetrics would loop.
+	families, err := testutil.TextToMetricFamilies(bytes.NewReader(raw))
+	if err != nil {
+		return writes{}, err
+	}
+	samples, err := expfmt.ExtractSamples(&expfmt.DecodeOptions{}, slices.Collect(maps.Values(families))...)
+	if err != nil {
 		return writes{}, err
 	}
 	w := writes{byKind: map[string]int{}}
-	for _, s := range ms["apiserver_request_total"] {
-		w.count(s.Metric, int(s.Value))
-	}
-	for _, s := range ms["apiserver_request_body_size_bytes_sum"] {
-		if l := s.Metric; l["resource"] == "configmaps" && (l["verb"] == "create" || l["verb"] == "update") {
-			w.configMapBytes += float64(s.Value)
+	for _, s := range samples {
+		switch l := s.Metric; l[testutil.MetricNameLabel] {
+		case "apiserver_request_total":
+			w.count(l, int(s.Value))
+		case "apiserver_request_body_size_bytes_sum":
+			if l["resource"] == "configmaps" && (l["verb"] == "create" || l["verb"] == "update") {
+				w.configMapBytes += float64(s.Value)
+			}
 		}
 	}
 	return w, nil

@@ -73,13 +73,14 @@ type record struct {
 	uid       types.UID
 	key       string // "<namespace>/<name>", for entries and messages
 	namespace string
-	addr      netip.Addr      // the address it holds, if any
-	entry     vipconfig.Entry // the entry published for addr
-	request   netip.Addr      // the address it waits for, if any
-	status    netip.Addr      // the address its status shows, if any
-	confirmed bool            // its status has shown addr: Kubernetes keeps it now
-	released  bool            // its load balancer was deleted: its status claims nothing
-	conflict  netip.Addr      // the address of the last conflict reported for it
+	method    vipconfig.Method // the forward method it asks for, as last seen
+	addr      netip.Addr       // the address it holds, if any
+	entry     vipconfig.Entry  // the entry published for addr
+	request   netip.Addr       // the address it waits for, if any
+	status    netip.Addr       // the address its status shows, if any
+	confirmed bool             // its status has shown addr: Kubernetes keeps it now
+	released  bool             // its load balancer was deleted: its status claims nothing
+	conflict  netip.Addr       // the address of the last conflict reported for it
 }
 
 // strays reports whether r's status shows an address the ledger must follow: not
@@ -189,7 +190,7 @@ func (l *Ledger) recordOf(svc Service) *record {
 		r = &record{uid: svc.UID}
 		l.services[svc.UID] = r
 	}
-	r.key, r.namespace, r.status = svc.Key, svc.Namespace, svc.Status
+	r.key, r.namespace, r.status, r.method = svc.Key, svc.Namespace, svc.Status, svc.Method
 	r.confirmed = r.confirmed || (r.addr.IsValid() && r.status == r.addr)
 	return r
 }
@@ -269,7 +270,7 @@ func (l *Ledger) passOn(addr netip.Addr, from *record) {
 	}
 	if next := l.shownBy(addr, from); next != nil {
 		o.svc = next
-		l.hold(next, addr, next.entryOr(addr))
+		l.hold(next, addr, next.wantedEntry())
 		return
 	}
 	if next := l.waiter(addr, from); next != nil {
@@ -306,13 +307,9 @@ func (l *Ledger) first(match func(*record) bool) *record {
 	return slices.MinFunc(found, func(a, b *record) int { return cmp.Compare(a.key, b.key) })
 }
 
-// entryOr is the Service's entry for addr: the method it was published with, NAT
-// until its next sync says otherwise.
-func (r *record) entryOr(netip.Addr) vipconfig.Entry {
-	if r.entry.Service == r.key {
-		return r.entry
-	}
-	return vipconfig.Entry{Service: r.key, Method: vipconfig.NAT}
+// wantedEntry is the entry the Service asks for as last seen: its name and forward method.
+func (r *record) wantedEntry() vipconfig.Entry {
+	return vipconfig.Entry{Service: r.key, Method: r.method}
 }
 
 // cancelRequest stops r waiting, and passes on an address reserved for it.

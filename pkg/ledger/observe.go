@@ -67,7 +67,6 @@ func (l *Ledger) Rebuild(services []Service, snap vipconfig.Snapshot) error {
 	for _, svc := range services {
 		if svc.Wants {
 			r := l.recordOf(svc)
-			r.entry = vipconfig.Entry{Service: svc.Key, Method: svc.Method}
 			byKey[svc.Key] = r
 			l.follow(r)
 		}
@@ -265,7 +264,7 @@ func (l *Ledger) follow(r *record) {
 			l.opts.ConfigMap, s, s)})
 	}
 	l.owners[s].svc = r // a reservation for someone's request is taken over: that request waits on
-	l.hold(r, s, r.entryOr(s))
+	l.hold(r, s, r.wantedEntry())
 }
 
 // conflict reports, once per address, that a and b both have a claim on addr.

@@ -369,14 +369,6 @@ func (ms metricSamples) get(name string, labels ...string) (float64, bool) {
 	return 0, false
 }
 
-// sum adds up the samples of a metric whatever their labels (0 when there are none).
-func (ms metricSamples) sum(name string) float64 {
-	var total float64
-	for _, s := range ms.named(name) {
-		total += float64(s.Value)
-	}
-	return total
-}
 
 // of lists the samples of a metric, for failure messages.
 func (ms metricSamples) of(name string) string {

@@ -369,7 +369,6 @@ func (ms metricSamples) get(name string, labels ...string) (float64, bool) {
 	return 0, false
 }
 
-
 // of lists the samples of a metric, for failure messages.
 func (ms metricSamples) of(name string) string {
 	var lines []string

@@ -2,7 +2,11 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,12 +14,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/component-base/metrics"
 
+	"github.com/munnerz/keepalived-cloud-provider/pkg/fencing"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
@@ -31,6 +37,12 @@ func (c clients) ClientOrDie(string) kubernetes.Interface     { return c.Interfa
 // startCloud runs the provider as the controller manager would, on a fake clientset.
 func startCloud(t *testing.T, pool string, objs ...*corev1.Service) (*LoadBalancer, *fake.Clientset) {
 	t.Helper()
+	return startFencedCloud(t, pool, nil, objs...)
+}
+
+// startFencedCloud is startCloud behind fence (nil: leader election off).
+func startFencedCloud(t *testing.T, pool string, fence *fencing.Fence, objs ...*corev1.Service) (*LoadBalancer, *fake.Clientset) {
+	t.Helper()
 	pools, _, err := poolconfig.FromCIDR(pool)
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +56,7 @@ func startCloud(t *testing.T, pool string, objs ...*corev1.Service) (*LoadBalanc
 	stop := make(chan struct{})
 	t.Cleanup(func() { close(stop) })
 	cloud := NewCloud(Config{Pools: pools, Namespace: "kube-system", ConfigMap: "vip-configmap", DefaultMethod: vipconfig.NAT},
-		NewMetrics(metrics.NewKubeRegistry().MustRegister), nil)
+		NewMetrics(metrics.NewKubeRegistry().MustRegister), fence)
 	cloud.Initialize(clients{client}, stop)
 	factory := informers.NewSharedInformerFactory(client, 0)
 	cloud.SetInformers(factory)
@@ -141,5 +153,79 @@ func TestConcurrentEnsure(t *testing.T) {
 	t.Logf("%d Services, %d ConfigMap writes", len(services), writes)
 	if writes >= len(services) {
 		t.Errorf("%d ConfigMap writes for %d Services: writes are not shared", writes, len(services))
+	}
+}
+
+// renew makes fence see one successful renewal of its lease, as the leader elector's
+// write through the fenced transport would.
+func renew(t *testing.T, fence *fencing.Fence) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	c := &http.Client{Transport: fence.Wrap(http.DefaultTransport)}
+	req, err := http.NewRequest(http.MethodPut, srv.URL+"/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kcp", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+}
+
+// configMapWrites counts the creates and updates of ConfigMaps the fake has seen.
+func configMapWrites(client *fake.Clientset) int {
+	n := 0
+	for _, a := range client.Actions() {
+		if a.GetResource().Resource == "configmaps" && (a.GetVerb() == "create" || a.GetVerb() == "update") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestFencedProvider: while the lease is not certainly held (never renewed, or
+// renewed longer ago than the renew deadline, as after a pause) every method refuses
+// success and the ConfigMap is not written; right after a renewal all is normal.
+func TestFencedProvider(t *testing.T) {
+	const renewDeadline = 300 * time.Millisecond
+	fence := fencing.New("kube-system", "kcp", renewDeadline)
+	first, second := lbService("first"), lbService("second")
+	lb, client := startFencedCloud(t, "10.0.0.0/29", fence, first, second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	if _, err := lb.EnsureLoadBalancer(ctx, "", first, nil); !errors.Is(err, fencing.ErrNotLeading) && (err == nil || !strings.Contains(err.Error(), fencing.ErrNotLeading.Error())) {
+		t.Fatalf("never renewed: Ensure = %v, want a refusal naming %q", err, fencing.ErrNotLeading)
+	}
+	if n := configMapWrites(client); n != 0 {
+		t.Fatalf("never renewed: %d ConfigMap writes, want 0", n)
+	}
+
+	// The writer retries its refused write within a second of the renewal; until
+	// then a sync of the same change hears the refusal again.
+	renew(t, fence)
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := lb.EnsureLoadBalancer(ctx, "", first, nil)
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("just renewed: Ensure never succeeded: %v", err)
+	}
+	before := configMapWrites(client)
+
+	time.Sleep(renewDeadline) // a pause: the renewal is now too old
+	for name, call := range map[string]func() error{
+		"Ensure":        func() error { _, err := lb.EnsureLoadBalancer(ctx, "", second, nil); return err },
+		"EnsureDeleted": func() error { return lb.EnsureLoadBalancerDeleted(ctx, "", first) },
+		"Get":           func() error { _, _, err := lb.GetLoadBalancer(ctx, "", first); return err },
+	} {
+		if err := call(); err == nil || !strings.Contains(err.Error(), fencing.ErrNotLeading.Error()) {
+			t.Errorf("renewal too old: %s = %v, want a refusal naming %q", name, err, fencing.ErrNotLeading)
+		}
+	}
+	if n := configMapWrites(client); n != before {
+		t.Errorf("renewal too old: %d ConfigMap writes, want none after the pause", n-before)
 	}
 }

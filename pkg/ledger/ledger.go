@@ -10,11 +10,9 @@
 package ledger
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -295,16 +293,13 @@ func (l *Ledger) waiter(addr netip.Addr, from *record) *record {
 }
 
 func (l *Ledger) first(match func(*record) bool) *record {
-	var found []*record
+	var best *record
 	for _, r := range l.services {
-		if match(r) {
-			found = append(found, r)
+		if match(r) && (best == nil || r.key < best.key) {
+			best = r
 		}
 	}
-	if len(found) == 0 {
-		return nil
-	}
-	return slices.MinFunc(found, func(a, b *record) int { return cmp.Compare(a.key, b.key) })
+	return best
 }
 
 // wantedEntry is the entry the Service asks for as last seen: its name and forward method.

@@ -258,7 +258,7 @@ func (l *Ledger) follow(r *record) {
 		l.unhold(loser)
 		defer l.follow(loser) // once r holds s: the loser may follow its own status
 	}
-	if o, _ := l.owners[s]; o.foreign && o.svc != r {
+	if o := l.owners[s]; o.foreign && o.svc != r {
 		l.report(Event{Service: r.key, UID: r.uid, Addr: s, Kind: Clash, Message: fmt.Sprintf(
 			"ConfigMap %s has the key %s, written by someone else, for the address this Service's status shows; the Service keeps %s and the key is left alone: remove the key so that the entry can be published",
 			l.opts.ConfigMap, s, s)})

@@ -9,15 +9,18 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/klog/v2"
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/agent/keepalived"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/agent/placement"
 )
 
 // Agent turns the VIP ConfigMap into a running keepalived.
@@ -30,19 +33,30 @@ type Agent struct {
 	watch   *watcher
 	poke    chan struct{}
 
-	mu           sync.Mutex
-	spec         keepalived.Spec // last written
-	written      []byte          // last written keepalived.conf
-	states       map[string]string
-	known        map[netip.Addr]bool // every VIP put in keepalived.conf, by us or a previous run
-	lastProblems string
+	events record.EventRecorder // nil until Run
+
+	mu          sync.Mutex
+	plan        placement.Plan   // last synced
+	vips        []keepalived.VIP // the usable entries, last synced
+	written     []byte           // last written keepalived.conf
+	states      map[string]string
+	known       map[netip.Addr]bool // every VIP put in keepalived.conf, by us or a previous run
+	peerAddrs   map[netip.Addr]bool // the peers' addresses, for telling foreign VRRP speakers
+	holding     map[netip.Addr]bool // VIPs this node announces
+	unannounced map[netip.Addr]placement.Reason
+	excluded    *bool // as last written to the excluded file
+	// the label sets of the per-VIP and per-instance series, to delete what is gone
+	vipSeries      map[keepalived.VIP]bool
+	instanceSeries map[string]bool
+	lastProblems   string
 }
 
 // Files in the config directory.
 const (
-	confFile   = "keepalived.conf"
-	fifoFile   = "notify.fifo"
-	healthFile = "proxy-health"
+	confFile     = "keepalived.conf"
+	fifoFile     = "notify.fifo"
+	healthFile   = "proxy-health"
+	excludedFile = "node-excluded"
 )
 
 // New makes an agent; Run starts it.
@@ -52,7 +66,7 @@ func New(cfg Config, client kubernetes.Interface, m *Metrics) *Agent {
 		ip:     keepalived.IPCommand(cfg.IPCommand),
 		poke:   make(chan struct{}, 1),
 		states: map[string]string{},
-		known:  map[netip.Addr]bool{},
+		known:  map[netip.Addr]bool{}, holding: map[netip.Addr]bool{}, unannounced: map[netip.Addr]placement.Reason{},
 	}
 	a.proc = &keepalived.Process{
 		Command: cfg.KeepalivedCommand, ConfigFile: a.path(confFile), Dir: cfg.ConfigDir,
@@ -76,6 +90,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.watch, err = startWatcher(ctx, a.client, a.cfg, a.trigger); err != nil {
 		return err
 	}
+	stopEvents := a.startEvents()
+	defer stopEvents()
 	if err := a.sync(); err != nil {
 		return err
 	}
@@ -85,6 +101,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { keepalived.ReadNotifications(ctx, fifo, a.onNotification) })
+	wg.Go(func() { a.watchVRRP(ctx) })
+	wg.Go(func() { a.checkKubeProxy(ctx) })
 	if a.cfg.HealthCheckURL != "" {
 		wg.Go(func() { a.checkHealth(ctx) })
 	}
@@ -120,7 +138,8 @@ func (a *Agent) prepare(ctx context.Context) (*os.File, error) {
 		return nil, err
 	}
 	klog.InfoS("Starting", "node", a.cfg.NodeName, "interface", a.cfg.Interface, "configMap", a.cfg.Namespace+"/"+a.cfg.ConfigMap,
-		"instances", a.cfg.Instances, "virtualRouterIDs", fmt.Sprintf("%d-%d", a.cfg.RouterIDBase, a.cfg.RouterIDBase+a.cfg.Instances-1),
+		"instances", a.cfg.Instances, "localInstances", a.cfg.LocalInstances,
+		"virtualRouterIDs", rangeText(a.cfg.RouterIDBase, a.cfg.RouterIDBase+a.cfg.Instances+a.cfg.LocalInstances-1),
 		"unicast", a.cfg.Unicast, "healthCheckURL", a.cfg.HealthCheckURL, "configDir", a.cfg.ConfigDir)
 	return keepalived.OpenFIFO(a.path(fifoFile))
 }
@@ -149,39 +168,55 @@ func (a *Agent) loop(ctx context.Context, serveErr <-chan error) {
 	}
 }
 
-// sync renders keepalived.conf from the ConfigMap and peers, and reloads keepalived
-// when the file changed.
+// sync renders keepalived.conf from the ConfigMap, the peers, the Services and their
+// endpoints, and reloads keepalived when the file changed.
 func (a *Agent) sync() error {
 	cm := a.watch.configMap()
 	a.metrics.ConfigMapPresent.Set(boolGauge(cm != nil))
 	vips, problems := entries(cm)
 	a.report(cm == nil, problems)
-	spec := a.specFor(vips, a.peers())
+	peers := a.peers()
+	excluded := isExcluded(a.watch.node(a.cfg.NodeName))
+	if err := a.writeExcluded(excluded); err != nil {
+		return err
+	}
+	plan := a.makePlan(a.placed(vips), peers)
+	spec := a.specFor(plan, peers)
 	conf := keepalived.Render(spec)
 	a.mu.Lock()
 	unchanged := bytes.Equal(conf, a.written)
 	a.mu.Unlock()
-	if unchanged {
-		return nil
-	}
-	if err := writeFile(a.path(confFile), conf); err != nil {
-		return err
+	if !unchanged {
+		if err := writeFile(a.path(confFile), conf); err != nil {
+			return err
+		}
 	}
 	a.mu.Lock()
-	a.spec, a.written = spec, conf
+	a.plan, a.vips, a.written = plan, vips, conf
+	for name := range a.states { // a removed instance may come back: not as MASTER
+		if !slices.ContainsFunc(plan.Instances, func(in placement.Instance) bool { return in.Name == name }) {
+			delete(a.states, name)
+		}
+	}
 	for _, v := range vips {
 		a.known[v.Addr] = true
 	}
-	a.updateMasterVIPsLocked()
+	a.peerAddrs = peerAddrs(peers)
+	changes := a.updateHoldingsLocked()
 	a.mu.Unlock()
+	a.announceChanges(changes)
+	a.reportUnannounced(plan, vips, a.isReporter(peers))
 	a.metrics.VIPs.Set(float64(len(vips)))
+	if unchanged {
+		return nil
+	}
 	reloaded, err := a.proc.Reload()
 	if err != nil {
 		return err
 	}
 	if reloaded {
 		a.metrics.Reloads.Inc()
-		klog.InfoS("Reloaded keepalived", "vips", len(vips))
+		klog.InfoS("Reloaded keepalived", "vips", len(vips), "instances", len(plan.Instances), "unannounced", len(plan.Unannounced))
 	}
 	return nil
 }
@@ -212,24 +247,47 @@ func (a *Agent) report(missing bool, problems []problem) {
 	}
 }
 
-// specFor is the keepalived.conf content for vips and peers.
-func (a *Agent) specFor(vips []keepalived.VIP, peers []Peer) keepalived.Spec {
+// makePlan places vips over the VRRP instances.
+func (a *Agent) makePlan(vips []placement.VIP, peers []Peer) placement.Plan {
+	return placement.Make(placement.Input{
+		Node: a.cfg.NodeName, Rotation: a.rotation(peers), Shared: a.cfg.Instances, Local: a.cfg.LocalInstances,
+		RouterIDBase: a.cfg.RouterIDBase, VIPs: vips,
+	})
+}
+
+// specFor is the keepalived.conf content for plan and peers.
+func (a *Agent) specFor(plan placement.Plan, peers []Peer) keepalived.Spec {
 	spec := keepalived.Spec{
-		Node: a.cfg.NodeName, Interface: a.cfg.Interface,
-		Instances: a.cfg.Instances, RouterIDBase: a.cfg.RouterIDBase, AdvertInt: a.cfg.AdvertInt,
-		Unicast: a.cfg.Unicast, NotifyFIFO: a.path(fifoFile), VIPs: vips,
+		Node: a.cfg.NodeName, Interface: a.cfg.Interface, AdvertInt: a.cfg.AdvertInt,
+		Unicast: a.cfg.Unicast, NotifyFIFO: a.path(fifoFile), ExcludedFile: a.path(excludedFile),
 	}
 	if a.cfg.HealthCheckURL != "" {
 		spec.HealthFile = a.path(healthFile)
 	}
+	addrs := map[string]netip.Addr{}
 	for _, p := range peers {
-		spec.Nodes = append(spec.Nodes, p.Name)
+		addrs[p.Name] = p.Addr
 		switch {
 		case p.Name == a.cfg.NodeName:
 			spec.UnicastSrc = p.Addr
 		case p.Addr.IsValid():
 			spec.UnicastPeers = append(spec.UnicastPeers, p.Addr)
 		}
+	}
+	for _, in := range plan.Instances {
+		ki := keepalived.Instance{Name: in.Name, RouterID: in.RouterID, Priority: in.Priority, StartMaster: in.StartMaster}
+		for _, v := range in.VIPs {
+			ki.VIPs = append(ki.VIPs, keepalived.VIP{Addr: v.Addr, Service: v.Service})
+		}
+		if in.Members != nil { // a group: adverts go to its members only
+			ki.UnicastPeers = []netip.Addr{}
+			for _, m := range in.Members {
+				if addr := addrs[m]; m != a.cfg.NodeName && addr.IsValid() {
+					ki.UnicastPeers = append(ki.UnicastPeers, addr)
+				}
+			}
+		}
+		spec.Instances = append(spec.Instances, ki)
 	}
 	return spec
 }
@@ -272,8 +330,9 @@ func (a *Agent) onExit(err error) {
 	a.metrics.KeepalivedUp.Set(0)
 	a.mu.Lock()
 	clear(a.states)
-	a.updateMasterVIPsLocked()
+	changes := a.updateHoldingsLocked()
 	a.mu.Unlock()
+	a.announceChanges(changes)
 	if err != nil {
 		a.metrics.KeepalivedExits.Inc()
 		a.removeStale(context.Background())
@@ -283,28 +342,10 @@ func (a *Agent) onExit(err error) {
 func (a *Agent) onNotification(n keepalived.Notification) {
 	klog.InfoS("VRRP instance changed state", "instance", n.Instance, "state", n.State, "priority", n.Priority)
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.states[n.Instance] = n.State
-	a.updateMasterVIPsLocked()
-}
-
-// updateMasterVIPsLocked refreshes the mastership metrics from the instance states.
-func (a *Agent) updateMasterVIPsLocked() {
-	masters := 0
-	for k := range a.cfg.Instances {
-		name := keepalived.InstanceName(k)
-		master := a.states[name] == "MASTER"
-		a.metrics.InstanceMaster.WithLabelValues(name).Set(boolGauge(master))
-		if !master {
-			continue
-		}
-		for _, v := range a.spec.VIPs {
-			if keepalived.InstanceOf(v.Addr, a.cfg.Instances) == k {
-				masters++
-			}
-		}
-	}
-	a.metrics.MasterVIPs.Set(float64(masters))
+	changes := a.updateHoldingsLocked()
+	a.mu.Unlock()
+	a.announceChanges(changes)
 }
 
 // writeFile replaces path atomically, so keepalived never reads half a file.

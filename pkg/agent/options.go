@@ -21,7 +21,7 @@ import (
 // Options holds the raw settings as given on the command line or in the environment.
 type Options struct {
 	Kubeconfig, Namespace, ConfigMap, NodeName, Interface  string
-	Instances, RouterIDBase, AdvertInt                     string
+	Instances, LocalInstances, RouterIDBase, AdvertInt     string
 	Peers, PeerNodeSelector, Unicast                       string
 	HealthCheckURL, HealthCheckInterval                    string
 	ConfigDir, KeepalivedCommand, IPCommand, ListenAddress string
@@ -38,6 +38,7 @@ func (o *Options) settings() []setting.Setting {
 		{Flag: "node-name", Env: "NODE_NAME", Usage: "This node's name: its place in the priority rotation. Default: the host name.", Value: &o.NodeName},
 		{Flag: "interface", Env: "KEEPALIVED_INTERFACE", Usage: "Interface that carries the VIPs and the VRRP adverts. Default: the interface of the IPv4 default route.", Value: &o.Interface},
 		{Flag: "vrrp-instances", Env: "KEEPALIVED_VRRP_INSTANCES", Default: "4", Usage: "Number of VRRP instances the VIPs are spread over (1-255).", Value: &o.Instances},
+		{Flag: "local-vrrp-instances", Env: "KEEPALIVED_LOCAL_VRRP_INSTANCES", Default: "16", Usage: "Most VRRP instances for Services with externalTrafficPolicy Local (one per distinct set of nodes with endpoints), on the virtual router IDs after the shared ones (0-254). Local VIPs past the cap are not announced, with an event and a metric saying so.", Value: &o.LocalInstances},
 		{Flag: "virtual-router-id-base", Env: "KEEPALIVED_VIRTUAL_ROUTER_ID_BASE", Default: "50", Usage: "Virtual router ID of the first instance; instance k uses base+k. Keep clear of other VRRP users on the segment.", Value: &o.RouterIDBase},
 		{Flag: "advert-interval", Env: "KEEPALIVED_ADVERT_INTERVAL", Default: "1", Usage: "VRRP advert interval in seconds; a dead master is replaced after about 3.5 intervals.", Value: &o.AdvertInt},
 		{Flag: "peers", Env: "KEEPALIVED_PEERS", Usage: "Static peers as name=IPv4 pairs, comma separated, this node included: the priority rotation, and the unicast peers with --unicast.", Value: &o.Peers},
@@ -73,6 +74,7 @@ type Config struct {
 	NodeName            string
 	Interface           string // empty: take it from the default route
 	Instances           int
+	LocalInstances      int
 	RouterIDBase        int
 	AdvertInt           int
 	Peers               []Peer // static; sorted by name
@@ -102,6 +104,7 @@ func (o *Options) Validate(hostname func() (string, error)) (Config, error) {
 		ConfigMap:         v.required(&o.ConfigMap),
 		Interface:         o.Interface,
 		Instances:         v.intIn(&o.Instances, 1, 255),
+		LocalInstances:    v.intIn(&o.LocalInstances, 0, 254),
 		RouterIDBase:      v.intIn(&o.RouterIDBase, 1, 255),
 		AdvertInt:         v.intIn(&o.AdvertInt, 1, 255),
 		Peers:             v.peers(&o.Peers),
@@ -115,9 +118,9 @@ func (o *Options) Validate(hostname func() (string, error)) (Config, error) {
 	c.HealthCheckInterval = v.duration(&o.HealthCheckInterval)
 	c.NodeName = v.nodeName(o.NodeName, hostname)
 	c.PeerSelector = v.selector(&o.PeerNodeSelector)
-	if c.RouterIDBase+c.Instances-1 > 255 {
-		v.add("--virtual-router-id-base=%d with --vrrp-instances=%d would use virtual router IDs up to %d; the highest is 255",
-			c.RouterIDBase, c.Instances, c.RouterIDBase+c.Instances-1)
+	if last := c.RouterIDBase + c.Instances + c.LocalInstances - 1; last > 255 {
+		v.add("--virtual-router-id-base=%d with --vrrp-instances=%d and --local-vrrp-instances=%d would use virtual router IDs up to %d; the highest is 255",
+			c.RouterIDBase, c.Instances, c.LocalInstances, last)
 	}
 	if len(c.Peers) > 0 && c.PeerSelector != nil {
 		v.add("--peers and --peer-node-selector both give the peers; use one")

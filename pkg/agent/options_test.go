@@ -70,9 +70,19 @@ func TestEveryProblemIsReported(t *testing.T) {
 }
 
 func TestRouterIDsMustFit(t *testing.T) {
-	_, err := validate(t, []string{"--virtual-router-id-base=253", "--vrrp-instances=4"}, nil)
-	if err == nil || !strings.Contains(err.Error(), "up to 256") {
-		t.Errorf("err = %v", err)
+	tests := []struct {
+		args []string
+		want string // "" for valid
+	}{
+		{[]string{"--virtual-router-id-base=253", "--vrrp-instances=4", "--local-vrrp-instances=0"}, "up to 256"},
+		{[]string{"--virtual-router-id-base=236", "--vrrp-instances=4"}, ""}, // 236+4+16-1 = 255
+		{[]string{"--virtual-router-id-base=237", "--vrrp-instances=4"}, "--local-vrrp-instances=16 would use virtual router IDs up to 256"},
+	}
+	for _, tt := range tests {
+		_, err := validate(t, tt.args, nil)
+		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%v: err = %v; want %q", tt.args, err, tt.want)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -47,6 +48,7 @@ func TestRenderGolden(t *testing.T) {
 		name   string
 		cm     *corev1.ConfigMap
 		config func(*Config)
+		local  map[string][]string // Local VIP -> nodes with endpoints
 	}{
 		{name: "missing_configmap"},
 		{name: "empty", cm: configMap(nil)},
@@ -66,6 +68,16 @@ func TestRenderGolden(t *testing.T) {
 			config: func(c *Config) { c.Peers, c.HealthCheckURL = nil, "" }},
 		{name: "node_not_among_peers", cm: configMap(map[string]string{"10.210.38.65": "default/echo"}),
 			config: func(c *Config) { c.NodeName = "node-z"; c.Unicast = true }},
+		{name: "many_vips_are_mostly_excluded_from_adverts", cm: configMap(manyVIPs(12))},
+		{name: "local_traffic_policy_groups", cm: configMap(map[string]string{
+			"10.210.38.65": "default/echo", "10.210.38.66": "ingress/nginx", "10.210.38.67": "ingress/contour",
+			"10.210.38.68": "ingress/everywhere", "10.210.38.69": "ingress/elsewhere", "10.210.38.70": "ingress/nowhere",
+		}), config: func(c *Config) { c.Unicast = true; c.LocalInstances = 4 }, local: map[string][]string{
+			"10.210.38.66": {"node-a", "node-b"}, "10.210.38.67": {"node-a", "node-b"}, // one group, node-b a member
+			"10.210.38.68": {"node-a", "node-b", "node-c"}, // every node: a shared instance
+			"10.210.38.69": {"node-c"},                     // a group without node-b: not rendered here
+			"10.210.38.70": nil,                            // nobody: not announced
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,7 +85,7 @@ func TestRenderGolden(t *testing.T) {
 			if tt.config != nil {
 				tt.config(&cfg)
 			}
-			got := renderFor(cfg, tt.cm)
+			got := renderFor(cfg, tt.cm, tt.local)
 			path := filepath.Join("testdata", tt.name+".conf")
 			if *update {
 				if err := os.WriteFile(path, got, 0o644); err != nil {
@@ -92,11 +104,18 @@ func TestRenderGolden(t *testing.T) {
 	}
 }
 
-// renderFor renders what the agent writes for cm, as sync does.
-func renderFor(cfg Config, cm *corev1.ConfigMap) []byte {
+// renderFor renders what the agent writes for cm, as sync does; local gives the
+// eligible nodes of externalTrafficPolicy Local VIPs.
+func renderFor(cfg Config, cm *corev1.ConfigMap, local map[string][]string) []byte {
 	a := New(cfg, nil, NewMetrics())
 	vips, _ := entries(cm)
-	return keepalived.Render(a.specFor(vips, a.cfg.Peers))
+	placed := a.placed(vips)
+	for i, v := range placed {
+		if nodes, ok := local[v.Addr.String()]; ok {
+			placed[i].Local, placed[i].Eligible = true, nodes
+		}
+	}
+	return keepalived.Render(a.specFor(a.makePlan(placed, a.cfg.Peers), a.cfg.Peers))
 }
 
 // configTest runs `keepalived --config-test` on the golden file when keepalived is
@@ -153,4 +172,12 @@ func firstInterface(t *testing.T) string {
 	}
 	t.Skip("not root and no non-loopback interface up: cannot run keepalived --config-test")
 	return ""
+}
+
+func manyVIPs(n int) map[string]string {
+	data := map[string]string{}
+	for i := range n {
+		data[netip.AddrFrom4([4]byte{10, 210, 38, byte(64 + i)}).String()] = "default/svc" + strconv.Itoa(i)
+	}
+	return data
 }

@@ -22,6 +22,7 @@ import (
 	_ "k8s.io/component-base/metrics/prometheus/version"  // build info on /metrics
 	"k8s.io/klog/v2"
 
+	"github.com/munnerz/keepalived-cloud-provider/pkg/buildinfo"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/fencing"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/provider"
@@ -53,6 +54,9 @@ func main() {
 	// Validate our settings before the controller manager starts, so a bad value
 	// stops the process at once with every problem listed.
 	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error {
+		if buildinfo.PrintIfUnstamped(cmd.Flags(), cmd.Use, func(s string) { fmt.Fprintln(cmd.OutOrStdout(), s) }) {
+			os.Exit(0)
+		}
 		if f := cmd.Flags().Lookup("version"); f != nil && f.Value.String() != "false" {
 			return nil // --version needs no configuration
 		}

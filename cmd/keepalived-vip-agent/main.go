@@ -15,11 +15,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/component-base/cli"
-	"k8s.io/component-base/version"
 	"k8s.io/component-base/version/verflag"
 	"k8s.io/klog/v2"
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/agent"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/buildinfo"
 )
 
 func main() {
@@ -29,6 +29,9 @@ func main() {
 		Short: "Announce the LoadBalancer addresses of the VIP ConfigMap with keepalived (VRRP)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if buildinfo.PrintIfUnstamped(cmd.Flags(), cmd.Use, func(s string) { fmt.Fprintln(cmd.OutOrStdout(), s) }) {
+				return nil
+			}
 			verflag.PrintAndExitIfRequested()
 			opts.Complete(cmd.Flags(), os.LookupEnv)
 			cfg, err := opts.Validate(os.Hostname)
@@ -45,12 +48,12 @@ func main() {
 }
 
 func run(cmd *cobra.Command, cfg agent.Config) error {
-	klog.InfoS("keepalived-vip-agent", "version", version.Get().GitVersion)
+	klog.InfoS("keepalived-vip-agent", "version", buildinfo.Version())
 	restCfg, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
 	if err != nil {
 		return fmt.Errorf("loading the kubeconfig (--kubeconfig, else in-cluster): %w", err)
 	}
-	restCfg.UserAgent = "keepalived-vip-agent/" + version.Get().GitVersion
+	restCfg.UserAgent = "keepalived-vip-agent/" + buildinfo.Version()
 	client, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
 		return err

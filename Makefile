@@ -8,6 +8,12 @@ VERSION ?= $(if $(GIT_DESCRIBE),$(shell echo '$(GIT_DESCRIBE)' | sed 's/^\([0-9a
 GIT_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 IMAGE ?= ghcr.io/munnerz/keepalived-cloud-provider
 GOLANGCI_LINT_VERSION := v2.15.0
+# Helm stays out of go.mod (its k8s.io dependencies would fight ours): pinned here, run
+# through go run by lint and by test/chart, installed at this version by the release workflow.
+HELM_VERSION := v3.22.0
+HELM := go run helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+ACTIONLINT_VERSION := v1.7.12
+CHART := charts/keepalived-cloud-provider
 LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(VERSION) -X k8s.io/component-base/version.gitCommit=$(GIT_COMMIT)
 
 .PHONY: help
@@ -50,8 +56,15 @@ fuzz: ## Fuzz each parser, the allocator and the ledger for 30s each.
 	go test -run '^$$' -fuzz '^FuzzParseValue$$' -fuzztime 30s ./pkg/vipconfig
 
 .PHONY: lint
-lint: ## Run golangci-lint (pinned, through go run).
+lint: ## Run golangci-lint, helm lint (with and without the agent) and actionlint (all pinned, through go run).
 	go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) run ./...
+	$(HELM) lint --strict $(CHART)
+	$(HELM) lint --strict $(CHART) --set agent.enabled=false
+	go run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+.PHONY: chart
+chart: ## Package the Helm chart into _output/charts (CHART_VERSION, APP_VERSION to override Chart.yaml's).
+	$(HELM) package $(CHART) --destination _output/charts $(if $(CHART_VERSION),--version $(CHART_VERSION)) $(if $(APP_VERSION),--app-version $(APP_VERSION))
 
 .PHONY: image
 image: ## Build the container image (needs a Docker engine).

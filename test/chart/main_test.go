@@ -9,7 +9,7 @@ import (
 	"github.com/munnerz/keepalived-cloud-provider/test/controlplane"
 )
 
-var repoRoot string
+var repoRoot, helmBin string
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -23,6 +23,10 @@ func run(m *testing.M) int {
 	}
 	// kubectl (for kustomize and apply) and the API server; built when missing.
 	if err := controlplane.EnsureBinaries(context.Background(), repoRoot, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "chart:", err)
+		return 1
+	}
+	if helmBin, err = installHelm(); err != nil {
 		fmt.Fprintln(os.Stderr, "chart:", err)
 		return 1
 	}

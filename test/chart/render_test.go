@@ -57,11 +57,7 @@ func tempDir(t *testing.T) string {
 // helm runs the pinned helm from the repository root, as `make lint` does.
 func helm(t *testing.T, args ...string) ([]byte, error) {
 	t.Helper()
-	version, err := makeVariable("HELM_VERSION")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("go", append([]string{"run", "helm.sh/helm/v3/cmd/helm@" + version}, args...)...)
+	cmd := exec.Command(helmBin, args...)
 	cmd.Dir = repoRoot
 	// Nothing from the user's helm set-up (repositories, plugins, registry logins).
 	home := tempDir(t)
@@ -72,6 +68,26 @@ func helm(t *testing.T, args ...string) ([]byte, error) {
 		return nil, fmt.Errorf("helm %v: %w\n%s", args, err, stderr.String())
 	}
 	return stdout.Bytes(), nil
+}
+
+// installHelm builds the Makefile's pinned helm into bin/tools once (go install of a
+// module version, outside our go.mod), so that each call does not pay for go run.
+func installHelm() (string, error) {
+	version, err := makeVariable("HELM_VERSION")
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(repoRoot, "bin", "tools", "helm-"+version)
+	bin := filepath.Join(dir, "helm")
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	cmd := exec.Command("go", "install", "helm.sh/helm/v3/cmd/helm@"+version)
+	cmd.Dir, cmd.Env = repoRoot, append(os.Environ(), "GOBIN="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go install helm@%s: %w\n%s", version, err, out)
+	}
+	return bin, nil
 }
 
 // makeVariable reads `NAME := value` from the Makefile, so that the pin lives in one place.

@@ -250,7 +250,7 @@ func (a *Agent) report(missing bool, problems []problem) {
 // makePlan places vips over the VRRP instances.
 func (a *Agent) makePlan(vips []placement.VIP, peers []Peer) placement.Plan {
 	return placement.Make(placement.Input{
-		Node: a.cfg.NodeName, Rotation: a.rotation(peers), Shared: a.cfg.Instances, Local: a.cfg.LocalInstances,
+		Node: a.cfg.NodeName, Rotation: rotation(peers), Excluded: a.excludedPeers(peers), Shared: a.cfg.Instances, Local: a.cfg.LocalInstances,
 		RouterIDBase: a.cfg.RouterIDBase, VIPs: vips,
 	})
 }
@@ -275,16 +275,16 @@ func (a *Agent) specFor(plan placement.Plan, peers []Peer) keepalived.Spec {
 		}
 	}
 	for _, in := range plan.Instances {
-		ki := keepalived.Instance{Name: in.Name, RouterID: in.RouterID, Priority: in.Priority, StartMaster: in.StartMaster}
+		ki := keepalived.Instance{Name: in.Name, RouterID: in.RouterID, Priority: in.Priority, StartMaster: in.StartMaster,
+			FaultWhenUnhealthy: in.Members != nil}
 		for _, v := range in.VIPs {
 			ki.VIPs = append(ki.VIPs, keepalived.VIP{Addr: v.Addr, Service: v.Service})
 		}
-		if in.Members != nil { // a group: adverts go to its members only
-			ki.UnicastPeers = []netip.Addr{}
-			for _, m := range in.Members {
-				if addr := addrs[m]; m != a.cfg.NodeName && addr.IsValid() {
-					ki.UnicastPeers = append(ki.UnicastPeers, addr)
-				}
+		// A group's adverts go to its members only; a group of one keeps every peer
+		// (without a unicast peer keepalived would fall back to multicast).
+		for _, m := range in.Members {
+			if addr := addrs[m]; m != a.cfg.NodeName && addr.IsValid() {
+				ki.UnicastPeers = append(ki.UnicastPeers, addr)
 			}
 		}
 		spec.Instances = append(spec.Instances, ki)

@@ -38,12 +38,21 @@ func isExcluded(n *corev1.Node) bool {
 	return ok
 }
 
-// rotation are the peers that may announce, sorted: those whose Node is not labelled
-// excluded (with static peers only this node's label is known).
-func (a *Agent) rotation(peers []Peer) []string {
+// rotation are the peers' names, sorted (peers are kept sorted).
+func rotation(peers []Peer) []string {
+	names := make([]string, 0, len(peers))
+	for _, p := range peers {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+// excludedPeers are the peers whose Node is labelled not to announce, sorted (with static
+// peers only this node's label is known).
+func (a *Agent) excludedPeers(peers []Peer) []string {
 	var names []string
 	for _, p := range peers {
-		if !isExcluded(a.watch.node(p.Name)) {
+		if isExcluded(a.watch.node(p.Name)) {
 			names = append(names, p.Name)
 		}
 	}
@@ -51,10 +60,14 @@ func (a *Agent) rotation(peers []Peer) []string {
 }
 
 // isReporter says whether this node reports VIPs that no node announces: the first
-// node of the rotation, so that the Service gets one event, not one per node.
+// peer that is not excluded, so that the Service gets one event, not one per node.
 func (a *Agent) isReporter(peers []Peer) bool {
-	r := a.rotation(peers)
-	return len(r) == 0 || r[0] == a.cfg.NodeName
+	for _, p := range peers {
+		if !isExcluded(a.watch.node(p.Name)) {
+			return p.Name == a.cfg.NodeName
+		}
+	}
+	return true
 }
 
 // placed adds to each VIP its Service's traffic policy and eligible nodes.
@@ -200,7 +213,7 @@ func (a *Agent) serviceEvent(c change) {
 // reportUnannounced counts the VIPs no node may announce and, on the reporting node,
 // tells their Services why, once per change.
 func (a *Agent) reportUnannounced(plan placement.Plan, vips []keepalived.VIP, reporter bool) {
-	counts := map[placement.Reason]int{placement.NoReadyEndpoint: 0, placement.InstanceCap: 0}
+	counts := map[placement.Reason]int{placement.NoReadyEndpoint: 0, placement.NodesExcluded: 0, placement.InstanceCap: 0}
 	var fresh []keepalived.VIP
 	a.mu.Lock()
 	for _, v := range vips {
@@ -235,6 +248,8 @@ func explain(why placement.Reason, local int) string {
 	switch why {
 	case placement.NoReadyEndpoint:
 		return "externalTrafficPolicy is Local and no node that runs the agent has a ready or serving endpoint of this Service"
+	case placement.NodesExcluded:
+		return "externalTrafficPolicy is Local and every node with a ready or serving endpoint is labelled " + excludeLabel
 	case placement.InstanceCap:
 		return fmt.Sprintf("externalTrafficPolicy is Local and the distinct sets of nodes with endpoints need more than the %d VRRP instances allowed (--local-vrrp-instances)", local)
 	}

@@ -106,12 +106,20 @@ func TestUnannouncedReportedOnceByTheFirstNode(t *testing.T) {
 	}
 }
 
-// A node labelled exclude-from-external-load-balancers leaves the rotation.
-func TestExcludedNodeLeavesTheRotation(t *testing.T) {
+// A node labelled exclude-from-external-load-balancers keeps its rank (it faults its
+// instances instead), and the next node reports unannounced VIPs.
+func TestExcludedNodeKeepsItsRank(t *testing.T) {
 	cfg := goldenConfig()
+	cfg.NodeName = "node-b"
 	a := New(cfg, nil, NewMetrics())
-	a.watch = testWatcher(t, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-c", Labels: map[string]string{excludeLabel: ""}}})
-	if diff := cmp.Diff([]string{"node-a", "node-b"}, a.rotation(cfg.Peers)); diff != "" {
+	a.watch = testWatcher(t, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-a", Labels: map[string]string{excludeLabel: ""}}})
+	if diff := cmp.Diff([]string{"node-a", "node-b", "node-c"}, rotation(cfg.Peers)); diff != "" {
 		t.Errorf("rotation (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"node-a"}, a.excludedPeers(cfg.Peers)); diff != "" {
+		t.Errorf("excluded (-want +got):\n%s", diff)
+	}
+	if !a.isReporter(cfg.Peers) {
+		t.Errorf("node-b does not report while node-a, first, is excluded")
 	}
 }

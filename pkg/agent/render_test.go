@@ -72,11 +72,13 @@ func TestRenderGolden(t *testing.T) {
 		{name: "local_traffic_policy_groups", cm: configMap(map[string]string{
 			"10.210.38.65": "default/echo", "10.210.38.66": "ingress/nginx", "10.210.38.67": "ingress/contour",
 			"10.210.38.68": "ingress/everywhere", "10.210.38.69": "ingress/elsewhere", "10.210.38.70": "ingress/nowhere",
+			"10.210.38.71": "ingress/here",
 		}), config: func(c *Config) { c.Unicast = true; c.LocalInstances = 4 }, local: map[string][]string{
 			"10.210.38.66": {"node-a", "node-b"}, "10.210.38.67": {"node-a", "node-b"}, // one group, node-b a member
 			"10.210.38.68": {"node-a", "node-b", "node-c"}, // every node: a shared instance
 			"10.210.38.69": {"node-c"},                     // a group without node-b: not rendered here
 			"10.210.38.70": nil,                            // nobody: not announced
+			"10.210.38.71": {"node-b"},                     // node-b alone: its owner, adverts to every peer
 		}},
 	}
 	for _, tt := range tests {

@@ -52,7 +52,7 @@ vrrp_instance {{.Name}} {
 {{- if or $.Spec.HealthFile $.Spec.ExcludedFile}}
     track_file {
 {{- if $.Spec.HealthFile}}
-        proxy_health
+        proxy_health{{if .FaultWhenUnhealthy}} weight 0{{end}}
 {{- end}}
 {{- if $.Spec.ExcludedFile}}
         node_excluded

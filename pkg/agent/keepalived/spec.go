@@ -17,10 +17,13 @@ type Instance struct {
 	Name     string
 	RouterID int
 	Priority int
-	// StartMaster renders "state MASTER": keepalived then waits one advert interval
-	// for a better master instead of three, so a new instance is live within about a
-	// second. Only the top-ranked node sets it, so two nodes never both rush.
+	// StartMaster renders "state MASTER"; with priority 255 (the owner) keepalived is
+	// then master at once instead of after three advert intervals.
 	StartMaster bool
+	// FaultWhenUnhealthy puts the instance in FAULT, rather than below the healthy
+	// nodes, while the service proxy is unhealthy: for a group of nodes that alone may
+	// forward a Service's traffic (and keepalived allows no weight with priority 255).
+	FaultWhenUnhealthy bool
 	// UnicastPeers, when set, replace Spec.UnicastPeers for this instance (a group of
 	// nodes smaller than all peers).
 	UnicastPeers []netip.Addr
@@ -51,7 +54,7 @@ type Spec struct {
 }
 
 // healthWeight is subtracted from an unhealthy node's priority: below any healthy one
-// (ranked priorities are 101-200, see pkg/agent/placement).
+// (shared instances' priorities are 101-200, see pkg/agent/placement).
 const healthWeight = 100
 
 // advertisedVIPs is how many of an instance's VIPs its adverts carry; the rest are

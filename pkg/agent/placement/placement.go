@@ -22,9 +22,13 @@ type VIP struct {
 // Input is what a plan is made from.
 type Input struct {
 	Node string
-	// Rotation are the nodes that may announce (the peers without excluded nodes),
-	// sorted; empty when the peers are unknown.
+	// Rotation are the peers, sorted; empty when unknown. An excluded node keeps its
+	// rank (it faults its instances instead), so that labelling one node moves no VIP
+	// it does not hold and makes no peer reload.
 	Rotation []string
+	// Excluded are the nodes known to be labelled not to announce: a Local VIP whose
+	// eligible nodes are all excluded is reported as not announced.
+	Excluded []string
 	// Shared instances carry Cluster VIPs, spread by address: virtual router IDs
 	// RouterIDBase to RouterIDBase+Shared-1. Local instances carry groups of Local
 	// VIPs with the same eligible nodes: the next Local IDs.
@@ -34,10 +38,14 @@ type Input struct {
 
 // Instance is one VRRP instance this node runs.
 type Instance struct {
-	Name        string
-	RouterID    int
-	Priority    int
-	StartMaster bool     // this node ranks first in it
+	Name     string
+	RouterID int
+	Priority int
+	// StartMaster: this node ranks first in a Local group. It runs the instance as
+	// its owner (priority 255, state MASTER), which keepalived makes master at once
+	// rather than after three advert intervals: a VIP following its endpoints to a
+	// new set of nodes is live right after the reload.
+	StartMaster bool
 	Members     []string // the nodes running it; nil for a shared instance (every node)
 	VIPs        []VIP    // sorted by address
 }
@@ -47,6 +55,7 @@ type Reason string
 
 const (
 	NoReadyEndpoint Reason = "no-ready-endpoint"
+	NodesExcluded   Reason = "nodes-excluded"
 	InstanceCap     Reason = "instance-cap"
 )
 
@@ -63,8 +72,10 @@ type Plan struct {
 
 // Priorities: rank 0 gets topPriority, each further rank one less, down to
 // floorPriority, so up to 100 nodes get distinct priorities; a node outside the
-// members gets unrankedPriority, below all of them.
+// members gets unrankedPriority, below all of them. The first node of a Local group
+// is its owner instead.
 const (
+	ownerPriority    = 255
 	topPriority      = 200
 	floorPriority    = 101
 	unrankedPriority = 100
@@ -85,7 +96,7 @@ func Make(in Input) Plan {
 	shared := make([]Instance, in.Shared)
 	for k := range shared {
 		shared[k] = Instance{Name: SharedName(k), RouterID: in.RouterIDBase + k}
-		shared[k].Priority, shared[k].StartMaster = rank(in.Node, in.Rotation, k)
+		shared[k].Priority, _ = rank(in.Node, in.Rotation, k)
 	}
 	groups := map[string][]VIP{}
 	for _, v := range sorted(in.VIPs) {
@@ -96,6 +107,8 @@ func Make(in Input) Plan {
 		switch {
 		case v.Local && len(members) == 0:
 			p.Unannounced[v.Addr] = NoReadyEndpoint
+		case v.Local && len(intersect(members, in.Excluded)) == len(members):
+			p.Unannounced[v.Addr] = NodesExcluded
 		case v.Local && !slices.Equal(members, in.Rotation):
 			key := strings.Join(members, ",")
 			groups[key] = append(groups[key], v)
@@ -135,6 +148,9 @@ func (p *Plan) placeGroups(in Input, groups map[string][]VIP) []Instance {
 		}
 		inst := Instance{Name: LocalName(vrid), RouterID: vrid, Members: members, VIPs: groups[key]}
 		inst.Priority, inst.StartMaster = rank(in.Node, members, slot)
+		if inst.StartMaster {
+			inst.Priority = ownerPriority
+		}
 		mine = append(mine, inst)
 	}
 	slices.SortFunc(mine, func(a, b Instance) int { return a.RouterID - b.RouterID })

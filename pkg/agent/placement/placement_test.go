@@ -74,11 +74,12 @@ func summary(p Plan) map[string][]string {
 func TestMake(t *testing.T) {
 	rotation := []string{"a", "b", "c"}
 	tests := []struct {
-		name  string
-		node  string
-		local int
-		vips  []VIP
-		want  map[string][]string
+		name     string
+		node     string
+		local    int
+		excluded []string
+		vips     []VIP
+		want     map[string][]string
 	}{
 		{name: "cluster VIPs spread by address", node: "a", local: 2,
 			vips: []VIP{vip("10.0.0.2"), vip("10.0.0.3")},
@@ -95,6 +96,9 @@ func TestMake(t *testing.T) {
 		{name: "eligible nodes outside the rotation do not count", node: "a", local: 2,
 			vips: []VIP{vip("10.0.0.2", "x"), vip("10.0.0.4", "a", "x")},
 			want: map[string][]string{"vip_0": {}, "vip_1": {}, "local:a": {"10.0.0.4"}, "no-ready-endpoint": {"10.0.0.2"}}},
+		{name: "a Local VIP whose eligible nodes are all excluded", node: "a", local: 2, excluded: []string{"b", "c"},
+			vips: []VIP{vip("10.0.0.2", "b", "c"), vip("10.0.0.3", "a", "b")},
+			want: map[string][]string{"vip_0": {}, "vip_1": {}, "local:a,b": {"10.0.0.3"}, "nodes-excluded": {"10.0.0.2"}}},
 		{name: "no instance left: past the cap", node: "a", local: 1,
 			vips: []VIP{vip("10.0.0.2", "a"), vip("10.0.0.3", "a", "b")},
 			want: map[string][]string{"vip_0": {}, "vip_1": {}, "local:a": {"10.0.0.2"}, "instance-cap": {"10.0.0.3"}}},
@@ -104,7 +108,7 @@ func TestMake(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := Make(Input{Node: tt.node, Rotation: rotation, Shared: 2, Local: tt.local, RouterIDBase: 50, VIPs: tt.vips})
+			p := Make(Input{Node: tt.node, Rotation: rotation, Excluded: tt.excluded, Shared: 2, Local: tt.local, RouterIDBase: 50, VIPs: tt.vips})
 			if diff := cmp.Diff(tt.want, summary(p)); diff != "" {
 				t.Errorf("plan (-want +got):\n%s", diff)
 			}
@@ -119,7 +123,7 @@ func TestMake(t *testing.T) {
 }
 
 // Every member of a group computes the same router ID and distinct priorities, and
-// exactly one starts as master.
+// exactly one starts as master, as its owner (255); shared instances have no owner.
 func TestGroupAgreesAcrossNodes(t *testing.T) {
 	rotation := []string{"a", "b", "c", "d"}
 	vips := []VIP{vip("10.0.0.2", "a", "b", "c"), vip("10.0.0.3", "b", "d"), vip("10.0.0.4", "a", "b", "c")}
@@ -128,7 +132,13 @@ func TestGroupAgreesAcrossNodes(t *testing.T) {
 	starters := map[int]int{}
 	for _, node := range rotation {
 		p := Make(Input{Node: node, Rotation: rotation, Shared: 1, Local: 8, RouterIDBase: 10, VIPs: vips})
+		if p.Instances[0].StartMaster || p.Instances[0].Priority > topPriority {
+			t.Errorf("%s: shared instance %+v has an owner", node, p.Instances[0])
+		}
 		for _, in := range p.Instances[1:] {
+			if in.StartMaster != (in.Priority == ownerPriority) {
+				t.Errorf("%s: %s starts as master %v with priority %d", node, in.Name, in.StartMaster, in.Priority)
+			}
 			priorities[in.RouterID] = append(priorities[in.RouterID], in.Priority)
 			if in.StartMaster {
 				starters[in.RouterID]++

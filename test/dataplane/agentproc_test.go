@@ -16,19 +16,25 @@ import (
 	"time"
 
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"k8s.io/component-base/metrics/testutil"
 )
 
-// agentProc is one keepalived-vip-agent process; Start may be called again after it exited.
+// agentProc is one keepalived-vip-agent process, run inside its node's network
+// namespace (host network, as the DaemonSet runs it); Start may be called again after
+// it exited.
 type agentProc struct {
 	node    *node
 	binary  string
 	args    []string
-	dir     string // --config-dir
+	dir     string // the node's --config-dir on the host
 	logPath string
-	port    int
+	port    int              // /healthz and /metrics on 127.0.0.1 inside the namespace
+	client  *http.Client     // dials from inside the namespace
+	sandbox *securityContext // when set, the agent runs under the DaemonSet's security context
 
-	cmd  *exec.Cmd
+	cmd  *exec.Cmd // ip netns exec, which execs the agent (or bwrap, whose child it is)
+	pid  int       // the agent's own pid
 	done chan struct{}
 }
 
@@ -38,18 +44,72 @@ func (a *agentProc) Start() error {
 		return err
 	}
 	defer func() { _ = log.Close() }()
-	_, _ = fmt.Fprintf(log, "===== %s %s\n", a.binary, strings.Join(a.args, " "))
-	cmd := exec.Command(a.binary, a.args...)
+	argv := append([]string{a.binary}, a.args...)
+	if a.sandbox != nil {
+		argv = a.sandbox.wrap(argv...)
+	}
+	argv = append([]string{"netns", "exec", a.node.NS}, argv...)
+	_, _ = fmt.Fprintf(log, "===== ip %s\n", strings.Join(argv, " "))
+	cmd := exec.Command("ip", argv...)
 	cmd.Env = withoutVars(os.Environ(), "KEEPALIVED_", "KUBECONFIG", "NODE_NAME")
 	cmd.Stdout, cmd.Stderr = log, log
-	// Should this test die outright, the agent goes too (and stops its keepalived).
+	// Should this test die outright, the agent goes too (and stops its keepalived):
+	// ip netns exec execs, so this is the agent's (or bwrap's, and bwrap's
+	// --die-with-parent passes it on).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting the agent for %s: %w", a.node.Name, err)
 	}
-	a.cmd, a.done = cmd, make(chan struct{})
-	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(a.done)
+	a.cmd, a.pid, a.done = cmd, cmd.Process.Pid, make(chan struct{})
+	go func(done chan struct{}, logPath string) {
+		err := cmd.Wait()
+		if f, ferr := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0); ferr == nil {
+			_, _ = fmt.Fprintf(f, "===== exited: %v\n", orExit0(err))
+			_ = f.Close()
+		}
+		close(done)
+	}(a.done, a.logPath)
+	if a.sandbox != nil {
+		pid, err := a.sandboxedPID()
+		if err != nil {
+			a.kill()
+			return err
+		}
+		a.pid = pid
+	}
 	return nil
+}
+
+// sandboxedPID finds the agent under bwrap: bwrap's child, once it has exec'd the
+// agent (through setpriv).
+func (a *agentProc) sandboxedPID() (int, error) {
+	bwrap := a.cmd.Process.Pid
+	binary, err := filepath.EvalSymlinks(a.binary)
+	if err != nil {
+		return 0, err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && a.running() {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", bwrap, bwrap))
+		for _, f := range strings.Fields(string(data)) {
+			pid, _ := strconv.Atoi(f)
+			if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe == binary {
+				return pid, nil
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("agent for %s: no agent process under bwrap (pid %d); see %s", a.node.Name, bwrap, a.logPath)
+}
+
+// kill ends the agent at once with SIGKILL (a crash, or power loss) and waits for it.
+func (a *agentProc) kill() {
+	if !a.running() {
+		return
+	}
+	_ = syscall.Kill(a.pid, syscall.SIGKILL)
+	_ = a.cmd.Process.Kill() // bwrap, when sandboxed; the agent itself otherwise
+	<-a.done
 }
 
 func (a *agentProc) running() bool {
@@ -64,10 +124,11 @@ func (a *agentProc) running() bool {
 	}
 }
 
-// Signal sends sig to the agent (only to the process this test started).
+// Signal sends sig to the agent (a process this test started, or bwrap's child that
+// it started: bwrap does not pass signals on).
 func (a *agentProc) Signal(sig syscall.Signal) {
 	if a.running() {
-		_ = a.cmd.Process.Signal(sig)
+		_ = syscall.Kill(a.pid, sig)
 	}
 }
 
@@ -81,8 +142,7 @@ func (a *agentProc) Stop(grace time.Duration) error {
 	case <-a.done:
 		return nil
 	case <-time.After(grace):
-		a.Signal(syscall.SIGKILL)
-		<-a.done
+		a.kill()
 		return fmt.Errorf("agent for %s did not stop within %s of SIGTERM", a.node.Name, grace)
 	}
 }
@@ -93,7 +153,7 @@ func (a *agentProc) url(path string) string {
 
 // healthy reports whether /healthz answers 200 (keepalived runs).
 func (a *agentProc) healthy() bool {
-	resp, err := http.Get(a.url("/healthz"))
+	resp, err := a.client.Get(a.url("/healthz"))
 	if err != nil {
 		return false
 	}
@@ -129,10 +189,41 @@ func (a *agentProc) metricSum(name string) float64 {
 	return sum
 }
 
+// metricWith reads the sample of name whose labels include labels; found is false
+// when there is none (or /metrics does not answer).
+func (a *agentProc) metricWith(name string, labels map[string]string) (value float64, found bool) {
+	samples, _ := a.scrape()
+	for _, s := range samples {
+		if s.Metric[testutil.MetricNameLabel] != testutil.LabelValue(name) {
+			continue
+		}
+		match := true
+		for k, v := range labels {
+			match = match && s.Metric[model.LabelName(k)] == model.LabelValue(v)
+		}
+		if match {
+			return float64(s.Value), true
+		}
+	}
+	return 0, false
+}
+
+// logLines are the lines of the agent's log (all its runs) that contain text.
+func (a *agentProc) logLines(text string) []string {
+	data, _ := os.ReadFile(a.logPath)
+	var lines []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, text) {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
+
 // scrape reads /metrics in the text format. (Not testutil.ParseMetrics: it loops forever
 // on input it cannot parse.)
 func (a *agentProc) scrape() (testutil.Samples, error) {
-	resp, err := http.Get(a.url("/metrics"))
+	resp, err := a.client.Get(a.url("/metrics"))
 	if err != nil {
 		return nil, err
 	}
@@ -219,4 +310,11 @@ func procUsage(pid int) (usage, error) {
 		}
 	}
 	return u, nil
+}
+
+func orExit0(err error) error {
+	if err == nil {
+		return errors.New("exit status 0")
+	}
+	return err
 }

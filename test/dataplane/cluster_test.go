@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,8 +33,16 @@ const (
 	vipCM       = "vip-configmap"
 	vipCMNS     = "kube-system"
 	healthEvery = 500 * time.Millisecond
-	// vrrpInstances is 2 so that each of the two nodes leads one.
-	vrrpInstances = 2
+	// vrrpInstances is 3 so that each of the three nodes leads one.
+	vrrpInstances = 3
+	// routerIDBase is the first virtual router ID: shared instances 77-79, then the
+	// instances for externalTrafficPolicy Local.
+	routerIDBase = 77
+	// agentPort serves /healthz and /metrics on 127.0.0.1 inside each node's namespace
+	// (the DaemonSet's port).
+	agentPort = 9742
+	// sandboxedNode runs its agent under the DaemonSet's security context.
+	sandboxedNode = "node3"
 )
 
 // cluster is everything the test runs: namespaces, control plane, provider and agents.
@@ -47,6 +56,11 @@ type cluster struct {
 	agents   map[string]*agentProc
 	// proxyUp is what each node's fake service proxy health check answers.
 	proxyUp map[string]*atomic.Bool
+	// ingressVIP is the address of the externalTrafficPolicy Local Service, once it has one.
+	ingressVIP string
+	// home is the node each shared-instance VIP settles on (its instance's top-ranked
+	// node), as checkSpread found it.
+	home map[string]*node
 }
 
 func setUp(ctx context.Context, t *testing.T) *cluster {
@@ -62,13 +76,15 @@ func setUp(ctx context.Context, t *testing.T) *cluster {
 	if err := os.MkdirAll(cl.out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cl.topo = newTopology(t, "node1", "node2")
+	cl.topo = newTopology(t, "node1", "node2", "node3")
 	cl.startControlPlane(ctx, t)
 	cl.startProvider(ctx, t)
 	agentBin := filepath.Join(root, "bin", "dataplane", "keepalived-vip-agent")
 	build(ctx, t, root, agentBin, "./cmd/keepalived-vip-agent")
 	kubeconfig := cl.agentKubeconfig(ctx, t)
+	apiPort := cl.apiServerPort(t)
 	for _, n := range cl.topo.nodes {
+		forwardIntoNetns(t, n.NS, apiPort)
 		cl.startAgent(ctx, t, n, agentBin, kubeconfig)
 	}
 	cl.waitElected(ctx, t)
@@ -171,33 +187,49 @@ func (cl *cluster) agentKubeconfig(ctx context.Context, t *testing.T) string {
 	return path
 }
 
-// startAgent runs the agent for n in the host namespace; keepalived and ip act in n's.
-func (cl *cluster) startAgent(ctx context.Context, t *testing.T, n *node, binary, kubeconfig string) {
+// apiServerPort is the port of the API server on the host's 127.0.0.1: each node
+// gets a forwarder on the same address inside its namespace.
+func (cl *cluster) apiServerPort(t *testing.T) int {
 	t.Helper()
-	up := &atomic.Bool{}
-	up.Store(true)
-	cl.proxyUp[n.Name] = up
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		if !up.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-	}))
-	t.Cleanup(proxy.Close)
-	ports, err := controlplane.FreePorts(1)
+	u, err := url.Parse(cl.cp.Admin.Host)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if u.Hostname() != "127.0.0.1" {
+		t.Fatalf("API server at %s; the node forwarders expect 127.0.0.1", cl.cp.Admin.Host)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatalf("API server at %s: %v", cl.cp.Admin.Host, err)
+	}
+	return port
+}
+
+// startAgent runs the agent for n inside n's network namespace, as the DaemonSet runs
+// it (host network); node3's under the DaemonSet's security context.
+func (cl *cluster) startAgent(ctx context.Context, t *testing.T, n *node, binary, kubeconfig string) {
+	t.Helper()
+	proxyURL := cl.startProxyHealth(t, n)
 	dir := filepath.Join(cl.out, n.Name)
-	a := &agentProc{node: n, binary: binary, dir: dir, logPath: filepath.Join(cl.out, n.Name+".log"), port: ports[0],
-		args: []string{
-			"--kubeconfig=" + kubeconfig, "--node-name=" + n.Name, "--interface=eth0",
-			"--keepalived-command=ip netns exec " + n.NS + " keepalived", "--ip-command=ip -n " + n.NS,
-			"--config-dir=" + dir, "--listen-address=127.0.0.1:" + strconv.Itoa(ports[0]),
-			"--peer-node-selector=" + peerLabel + "=true", "--unicast",
-			"--vrrp-instances=" + strconv.Itoa(vrrpInstances), "--virtual-router-id-base=77",
-			"--health-check-url=" + proxy.URL + "/healthz", "--health-check-interval=" + healthEvery.String(),
-			"--v=2",
-		}}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a := &agentProc{node: n, binary: binary, dir: dir, logPath: filepath.Join(cl.out, n.Name+".log"), port: agentPort,
+		client: netnsHTTPClient(n.NS)}
+	configDir := dir
+	if n.Name == sandboxedNode {
+		sc := readSecurityContext(t, cl.root, dir)
+		a.sandbox, configDir = &sc, sc.configDir
+	}
+	a.args = []string{
+		"--kubeconfig=" + kubeconfig, "--node-name=" + n.Name, "--interface=eth0",
+		"--keepalived-command=keepalived", "--ip-command=ip",
+		"--config-dir=" + configDir, "--listen-address=127.0.0.1:" + strconv.Itoa(agentPort),
+		"--peer-node-selector=" + peerLabel + "=true", "--unicast",
+		"--vrrp-instances=" + strconv.Itoa(vrrpInstances), "--virtual-router-id-base=" + strconv.Itoa(routerIDBase),
+		"--health-check-url=" + proxyURL + "/healthz", "--health-check-interval=" + healthEvery.String(),
+		"--v=2",
+	}
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +242,29 @@ func (cl *cluster) startAgent(ctx context.Context, t *testing.T, n *node, binary
 	if err := a.waitHealthy(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// startProxyHealth serves n's fake service proxy health check (kube-proxy's
+// 127.0.0.1:10256 in production) inside n's namespace and returns its URL.
+func (cl *cluster) startProxyHealth(t *testing.T, n *node) string {
+	t.Helper()
+	up := &atomic.Bool{}
+	up.Store(true)
+	cl.proxyUp[n.Name] = up
+	ln, err := listenInNetns(n.NS, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if !up.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	_ = proxy.Listener.Close()
+	proxy.Listener = ln
+	proxy.Start()
+	t.Cleanup(proxy.Close)
+	return proxy.URL
 }
 
 func build(ctx context.Context, t *testing.T, root, out, pkg string) {

@@ -3,6 +3,7 @@ package dataplane
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"syscall"
@@ -27,9 +28,10 @@ const (
 
 func TestDataplane(t *testing.T) {
 	requirePrerequisites(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 17*time.Minute)
 	defer cancel()
 	cl := setUp(ctx, t)
+	cl.checkSecurityContext(t)
 
 	echo := cl.announce(ctx, t, "echo")
 	vips := []string{echo}
@@ -42,6 +44,18 @@ func TestDataplane(t *testing.T) {
 	cl.failoverOnKeepalivedKill(ctx, t, echo)
 	cl.failoverOnProxyUnhealthy(ctx, t, echo)
 	cl.measureIdle(t)
+
+	// issue 12: each a subtest, so that one failing still lets the next run; each
+	// puts back what it changed, even when it fails.
+	t.Run("ETPLocal", func(t *testing.T) { cl.testETPLocal(ctx, t) })
+	t.Run("Exclusion", func(t *testing.T) { cl.testExclusion(ctx, t, vips[1]) })
+	t.Run("VRIDCollision", func(t *testing.T) { cl.testVRIDCollision(ctx, t, vips) })
+	t.Run("IPVSStrictARP", func(t *testing.T) { cl.testIPVSStrictARP(ctx, t) })
+	t.Run("ManyVIPs", func(t *testing.T) { cl.testManyVIPs(ctx, t) })
+
+	if cl.ingressVIP != "" {
+		vips = append(vips, cl.ingressVIP)
+	}
 	cl.deleteAll(ctx, t, vips)
 }
 
@@ -145,8 +159,20 @@ func (cl *cluster) checkSpread(ctx context.Context, t *testing.T, vips []string)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cl.home = map[string]*node{}
 	for _, vip := range vips {
-		report(t, "%s on %v", vip, cl.topo.holders(vip))
+		h := cl.topo.holders(vip)
+		report(t, "%s on %v", vip, h)
+		cl.home[vip] = cl.topo.node(h[0])
+	}
+}
+
+// waitHome waits until every shared-instance VIP is back on its home node: after a
+// node restarted, its keepalived leads its instances again only some seconds later.
+func (cl *cluster) waitHome(ctx context.Context, t *testing.T) {
+	t.Helper()
+	for _, vip := range slices.Sorted(maps.Keys(cl.home)) {
+		cl.waitBack(ctx, t, vip, cl.home[vip])
 	}
 }
 
@@ -192,13 +218,13 @@ func (cl *cluster) editConfigMap(ctx context.Context, t *testing.T, edit func(ma
 }
 
 // failoverOnAgentStop stops the holder's agent with SIGTERM (a rolling update) and
-// measures until the other node answers ARP for vip.
+// measures until another node answers ARP for vip.
 func (cl *cluster) failoverOnAgentStop(ctx context.Context, t *testing.T, vip string) {
 	t.Helper()
-	holder, other := cl.holderAndOther(t, vip)
+	holder, others := cl.holderAndOthers(t, vip)
 	start := time.Now()
 	cl.agents[holder.Name].Signal(syscall.SIGTERM)
-	took := cl.waitAnswer(ctx, t, vip, other, start, 10*time.Second)
+	other, took := cl.waitAnswer(ctx, t, vip, others, start, 10*time.Second)
 	report(t, "failover after SIGTERM of %s's agent: %s answers for %s after %s", holder.Name, other.Name, vip, took.Round(time.Millisecond))
 	if took > sigtermLimit {
 		t.Errorf("failover after SIGTERM took %s; want ≤ %s (target 1s)", took, sigtermLimit)
@@ -217,10 +243,10 @@ func (cl *cluster) failoverOnAgentStop(ctx context.Context, t *testing.T, vip st
 }
 
 // failoverOnKeepalivedKill kills the holder's keepalived (both processes) with SIGKILL,
-// as a crash would, and measures until the other node answers ARP for vip.
+// as a crash would, and measures until another node answers ARP for vip.
 func (cl *cluster) failoverOnKeepalivedKill(ctx context.Context, t *testing.T, vip string) {
 	t.Helper()
-	holder, other := cl.holderAndOther(t, vip)
+	holder, others := cl.holderAndOthers(t, vip)
 	a := cl.agents[holder.Name]
 	parent, child, err := a.keepalivedPIDs()
 	if err != nil {
@@ -229,7 +255,7 @@ func (cl *cluster) failoverOnKeepalivedKill(ctx context.Context, t *testing.T, v
 	start := time.Now()
 	_ = syscall.Kill(child, syscall.SIGKILL) // the VRRP child first, so it cannot say goodbye
 	_ = syscall.Kill(parent, syscall.SIGKILL)
-	took := cl.waitAnswer(ctx, t, vip, other, start, 15*time.Second)
+	other, took := cl.waitAnswer(ctx, t, vip, others, start, 15*time.Second)
 	report(t, "failover after SIGKILL of %s's keepalived: %s answers for %s after %s", holder.Name, other.Name, vip, took.Round(time.Millisecond))
 	if took > sigkillLimit {
 		t.Errorf("failover after SIGKILL took %s; want ≤ %s (target 4s)", took, sigkillLimit)
@@ -241,20 +267,21 @@ func (cl *cluster) failoverOnKeepalivedKill(ctx context.Context, t *testing.T, v
 }
 
 // failoverOnProxyUnhealthy fails the holder's service proxy health check and measures
-// until the other node answers; then heals it.
+// until another node answers; then heals it.
 func (cl *cluster) failoverOnProxyUnhealthy(ctx context.Context, t *testing.T, vip string) {
 	t.Helper()
-	holder, other := cl.holderAndOther(t, vip)
+	holder, others := cl.holderAndOthers(t, vip)
 	start := time.Now()
 	cl.proxyUp[holder.Name].Store(false)
-	took := cl.waitAnswer(ctx, t, vip, other, start, 20*time.Second)
+	other, took := cl.waitAnswer(ctx, t, vip, others, start, 20*time.Second)
 	report(t, "failover after %s's service proxy turned unhealthy (checked every %s, 3 failures): %s after %s",
 		holder.Name, healthEvery, other.Name, took.Round(time.Millisecond))
 	cl.proxyUp[holder.Name].Store(true)
 	cl.waitBack(ctx, t, vip, holder)
 }
 
-func (cl *cluster) holderAndOther(t *testing.T, vip string) (holder, other *node) {
+// holderAndOthers are the node that holds vip and every other node.
+func (cl *cluster) holderAndOthers(t *testing.T, vip string) (holder *node, others []*node) {
 	t.Helper()
 	holders := cl.topo.holders(vip)
 	if len(holders) != 1 {
@@ -264,21 +291,23 @@ func (cl *cluster) holderAndOther(t *testing.T, vip string) (holder, other *node
 		if n.Name == holders[0] {
 			holder = n
 		} else {
-			other = n
+			others = append(others, n)
 		}
 	}
-	return holder, other
+	return holder, others
 }
 
-func (cl *cluster) waitAnswer(ctx context.Context, t *testing.T, vip string, want *node, start time.Time, limit time.Duration) time.Duration {
+// waitAnswer waits until one of want answers ARP for vip and says which, and how long
+// after start.
+func (cl *cluster) waitAnswer(ctx context.Context, t *testing.T, vip string, want []*node, start time.Time, limit time.Duration) (*node, time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithDeadline(ctx, start.Add(limit))
 	defer cancel()
-	took, err := cl.topo.waitAnswer(ctx, vip, want, start)
+	n, took, err := cl.topo.waitAnswer(ctx, vip, want, start)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return took
+	return n, took
 }
 
 // waitBack waits until n, healthy again, holds vip alone again (it has the higher
@@ -305,7 +334,7 @@ func (cl *cluster) measureIdle(t *testing.T) {
 	const window = 10 * time.Second
 	before := map[string]usage{}
 	for name, a := range cl.agents {
-		u, err := procUsage(a.cmd.Process.Pid)
+		u, err := procUsage(a.pid)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -313,7 +342,7 @@ func (cl *cluster) measureIdle(t *testing.T) {
 	}
 	time.Sleep(window)
 	for name, a := range cl.agents {
-		u, err := procUsage(a.cmd.Process.Pid)
+		u, err := procUsage(a.pid)
 		if err != nil {
 			t.Fatal(err)
 		}

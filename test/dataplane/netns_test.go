@@ -20,12 +20,16 @@ type node struct {
 	NS   string
 	Addr netip.Addr
 	MAC  string
+	// Port is its veth end on the bridge: set it down to cut the node's link.
+	Port string
 }
 
 // topology is a bridge in its own namespace, nodes, and a client, all in 10.99.0.0/24.
 type topology struct {
 	bridgeNS, clientNS string
 	nodes              []*node
+	// others are namespaces added later (a foreign VRRP router).
+	others []string
 }
 
 const subnet = "10.99.0"
@@ -46,7 +50,8 @@ func newTopology(t *testing.T, nodeNames ...string) *topology {
 	mustIP(t, "-n", tp.bridgeNS, "link", "set", "br0", "up")
 	tp.attach(t, tp.clientNS, "vc", netip.MustParseAddr(subnet+".2"))
 	for i, n := range tp.nodes {
-		tp.attach(t, n.NS, fmt.Sprintf("vn%d", i+1), n.Addr)
+		n.Port = fmt.Sprintf("vn%d", i+1)
+		tp.attach(t, n.NS, n.Port, n.Addr)
 		n.MAC = mac(t, n.NS)
 	}
 	return tp
@@ -64,15 +69,23 @@ func (tp *topology) attach(t *testing.T, ns, port string, addr netip.Addr) {
 }
 
 func (tp *topology) namespaces() []string {
-	names := []string{tp.clientNS, tp.bridgeNS}
+	names := append([]string{tp.clientNS, tp.bridgeNS}, tp.others...)
 	for _, n := range tp.nodes {
 		names = append(names, n.NS)
 	}
 	return names
 }
 
-// remove kills what still runs in the namespaces (only keepalived our agents started
-// can be there) and deletes them.
+// addOther attaches one more namespace (name ns, bridge port port) that is not a node;
+// remove deletes it with the rest.
+func (tp *topology) addOther(t *testing.T, ns, port string, addr netip.Addr) {
+	t.Helper()
+	tp.others = append(tp.others, ns)
+	tp.attach(t, ns, port, addr)
+}
+
+// remove kills what still runs in the namespaces (only the agents, keepalived and the
+// foreign router this test started can be there) and deletes them.
 func (tp *topology) remove() {
 	for _, ns := range tp.namespaces() {
 		out, _ := exec.Command("ip", "netns", "pids", ns).Output()
@@ -95,6 +108,21 @@ func (tp *topology) holders(vip string) []string {
 		}
 	}
 	return names
+}
+
+// addrs are the /32 addresses on n's eth0 (one ip call).
+func (tp *topology) addrs(n *node) map[string]bool {
+	out, _ := ip("-n", n.NS, "-o", "-4", "addr", "show", "dev", "eth0")
+	set := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if i := slices.Index(f, "inet"); i >= 0 && i+1 < len(f) {
+			if a, ok := strings.CutSuffix(f[i+1], "/32"); ok {
+				set[a] = true
+			}
+		}
+	}
+	return set
 }
 
 // arpOwner is the MAC that answered an ARP request for vip from the client, or "".
@@ -120,17 +148,31 @@ func (tp *topology) node(name string) *node {
 	return tp.nodes[i]
 }
 
-// waitAnswer waits until the client's ARP request for vip is answered by want's MAC
-// and returns how long that took from start.
-func (tp *topology) waitAnswer(ctx context.Context, vip string, want *node, start time.Time) (time.Duration, error) {
+// waitAnswer waits until the client's ARP request for vip is answered by the MAC of
+// one of want and returns that node and how long it took from start.
+func (tp *topology) waitAnswer(ctx context.Context, vip string, want []*node, start time.Time) (*node, time.Duration, error) {
 	for {
-		if tp.arpOwner(vip) == want.MAC {
-			return time.Since(start), nil
+		owner := tp.arpOwner(vip)
+		if i := slices.IndexFunc(want, func(n *node) bool { return n.MAC == owner }); i >= 0 {
+			return want[i], time.Since(start), nil
 		}
 		if ctx.Err() != nil {
-			return 0, fmt.Errorf("%s never answered ARP for %s (holders now %v): %w", want.Name, vip, tp.holders(vip), ctx.Err())
+			var names []string
+			for _, n := range want {
+				names = append(names, n.Name)
+			}
+			return nil, 0, fmt.Errorf("none of %v answered ARP for %s (last answer from %q, holders now %v): %w", names, vip, owner, tp.holders(vip), ctx.Err())
 		}
 	}
+}
+
+// nodeByMAC is the node with mac, or nil.
+func (tp *topology) nodeByMAC(mac string) *node {
+	i := slices.IndexFunc(tp.nodes, func(n *node) bool { return n.MAC == mac })
+	if i < 0 {
+		return nil
+	}
+	return tp.nodes[i]
 }
 
 func mac(t *testing.T, ns string) string {

@@ -34,7 +34,8 @@ func (w *Writer) drift(base *corev1.ConfigMap, ours bool, published map[netip.Ad
 	d := Drift{Annotation: base.Annotations[OwnedAnnotation] != w.prevOwned}
 	for addr, was := range w.prev {
 		now, still := published[addr]
-		cur := base.Data[addr.String()]
+		key, _ := w.family.renderKey(addr) // published holds only addresses written
+		cur := base.Data[key]
 		if !still || now.Service != was.Service || cur == was.Value() || cur == now.Value() {
 			continue
 		}

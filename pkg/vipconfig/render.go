@@ -16,13 +16,24 @@ type Rendered struct {
 	Changed bool         // Object differs from base: a write is due
 	Blocked []netip.Addr // entries not written because someone else wrote their key; sorted
 	Removed []string     // keys of ours removed because no Service holds them
+	// Skipped are entries of the view not written because their address has no
+	// key in this ConfigMap's family (Family.Render); sorted. Always empty for IPv4.
+	Skipped []netip.Addr
 }
 
 // Render applies view to base (nil: missing). Keys of ours (Snapshot.Ours) are
 // set or removed to match the view. Every other key is left exactly as it is,
 // and an entry whose key someone else wrote is not written. The data map is
-// never rewritten as a whole.
+// never rewritten as a whole. Render is IPv4.Render: the legacy ConfigMap.
 func Render(base *corev1.ConfigMap, namespace, name string, view View) Rendered {
+	return IPv4.Render(base, namespace, name, view)
+}
+
+// Render is Render for the ConfigMap of family f: its keys are f's (Family.Key,
+// Family.CanonicalKey), the rules the same. An IPv6 view's entries whose address
+// is not IPv6 are not written but listed in Skipped; an IPv4 view's are written as
+// they always were, each under its String().
+func (f Family) Render(base *corev1.ConfigMap, namespace, name string, view View) Rendered {
 	snap := Read(base)
 	next := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
 	if base != nil {
@@ -31,7 +42,7 @@ func Render(base *corev1.ConfigMap, namespace, name string, view View) Rendered 
 	data := maps.Clone(snap.Data)
 	var r Rendered
 	for key := range snap.Data {
-		addr, canonical := CanonicalKey(key)
+		addr, canonical := f.CanonicalKey(key)
 		want, wanted := view.Entries[addr]
 		wanted = wanted && canonical
 		if !wanted && snap.Ours(key, want, wanted) {
@@ -41,7 +52,11 @@ func Render(base *corev1.ConfigMap, namespace, name string, view View) Rendered 
 	}
 	written := make([]netip.Addr, 0, len(view.Entries))
 	for addr, e := range view.Entries {
-		key := addr.String()
+		key, ok := f.renderKey(addr)
+		if !ok {
+			r.Skipped = append(r.Skipped, addr)
+			continue
+		}
 		if _, has := snap.Data[key]; has && !snap.Ours(key, e, true) {
 			r.Blocked = append(r.Blocked, addr)
 			continue
@@ -50,8 +65,9 @@ func Render(base *corev1.ConfigMap, namespace, name string, view View) Rendered 
 		written = append(written, addr)
 	}
 	slices.SortFunc(r.Blocked, netip.Addr.Compare)
+	slices.SortFunc(r.Skipped, netip.Addr.Compare)
 	next.Data = data
-	next.Annotations = annotations(next.Annotations, written, view.Usage)
+	next.Annotations = f.annotations(next.Annotations, written, view.Usage)
 	r.Object = next
 	r.Changed = base == nil || !maps.Equal(data, snap.Data) || !maps.Equal(next.Annotations, base.Annotations)
 	return r
@@ -59,7 +75,8 @@ func Render(base *corev1.ConfigMap, namespace, name string, view View) Rendered 
 
 // annotations returns a copy of current with the ownership list of written and
 // the usage summary; the 2017 seed's annotation is dropped, as ours replaces it.
-func annotations(current map[string]string, written []netip.Addr, usage string) map[string]string {
+// written are addresses Render wrote: each has a key of family f.
+func (f Family) annotations(current map[string]string, written []netip.Addr, usage string) map[string]string {
 	out := maps.Clone(current)
 	if out == nil {
 		out = map[string]string{}
@@ -67,7 +84,7 @@ func annotations(current map[string]string, written []netip.Addr, usage string) 
 	slices.SortFunc(written, netip.Addr.Compare)
 	keys := make([]string, len(written))
 	for i, addr := range written {
-		keys[i] = addr.String()
+		keys[i], _ = f.renderKey(addr)
 	}
 	out[OwnedAnnotation] = strings.Join(keys, ",")
 	delete(out, SeedAnnotation)

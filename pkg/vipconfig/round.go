@@ -31,7 +31,7 @@ func (w *Writer) sync(ctx context.Context) int {
 		err = fmt.Errorf("writing ConfigMap %s: %w", w, err)
 		klog.ErrorS(err, "Cannot publish load balancer addresses; retrying")
 		time.AfterFunc(failureRetry, w.Kick)
-	case w.hooks.Wrote != nil && (round.Written || len(round.Blocked) > 0):
+	case w.hooks.Wrote != nil && (round.Written || len(round.Blocked) > 0 || len(round.Skipped) > 0):
 		w.hooks.Wrote(round)
 	}
 	w.finish(round.Gen, err)
@@ -49,12 +49,15 @@ func (w *Writer) attempt(ctx context.Context, fresh bool) (Round, error) {
 		w.hooks.Observe(Read(base)) // someone else's version: learn their keys first
 	}
 	view := w.hooks.View()
-	r := Render(base, w.namespace, w.name, view)
-	round := Round{Gen: view.Gen, Removed: r.Removed, Blocked: pick(view.Entries, r.Blocked)}
+	r := w.family.Render(base, w.namespace, w.name, view)
+	round := Round{Gen: view.Gen, Removed: r.Removed, Blocked: pick(view.Entries, r.Blocked), Skipped: pick(view.Entries, r.Skipped)}
+	if len(r.Skipped) > 0 {
+		klog.ErrorS(nil, "View holds addresses of another family; not written", "configMap", w.String(), "family", w.family, "addresses", r.Skipped)
+	}
 	if !r.Changed {
 		return round, nil
 	}
-	published := omit(view.Entries, r.Blocked)
+	published := omit(omit(view.Entries, r.Blocked), r.Skipped)
 	round.Drift = w.drift(base, ours, published)
 	written, err := w.send(ctx, r.Object, base != nil)
 	if err != nil {

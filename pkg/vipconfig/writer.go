@@ -62,6 +62,7 @@ type Round struct {
 	Size    int                  // bytes of the object written, as the API server counts them
 	Removed []string             // keys of ours removed because no Service holds them
 	Blocked map[netip.Addr]Entry // entries of the view not written: someone else's key holds the address
+	Skipped map[netip.Addr]Entry // entries of the view not written: no key in the ConfigMap's family (never for IPv4)
 	Drift   Drift                // what others changed in our entries since our last write, now repaired
 }
 
@@ -71,6 +72,7 @@ type Round struct {
 type Writer struct {
 	client          kubernetes.Interface
 	namespace, name string
+	family          Family // of the ConfigMap's keys
 	hooks           Hooks
 	kick            chan struct{}
 	ours            *lru.Cache // resourceVersions of our latest writes
@@ -85,9 +87,17 @@ type Writer struct {
 	prevOwned string               // the ownership annotation our last write left
 }
 
-// NewWriter returns a writer for namespace/name; start it with Run.
+// NewWriter returns a writer for the legacy (IPv4) ConfigMap namespace/name;
+// start it with Run.
 func NewWriter(client kubernetes.Interface, namespace, name string, hooks Hooks) *Writer {
-	return &Writer{client: client, namespace: namespace, name: name, hooks: hooks,
+	return NewFamilyWriter(client, namespace, name, IPv4, hooks)
+}
+
+// NewFamilyWriter returns a writer for the ConfigMap namespace/name whose keys are
+// of family (Family.Render); start it with Run. Each ConfigMap has a writer of its
+// own, with hooks that give it the view of its family.
+func NewFamilyWriter(client kubernetes.Interface, namespace, name string, family Family, hooks Hooks) *Writer {
+	return &Writer{client: client, namespace: namespace, name: name, family: family, hooks: hooks,
 		kick: make(chan struct{}, 1), round: make(chan struct{}), ours: lru.New(ownVersions)}
 }
 

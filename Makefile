@@ -32,8 +32,17 @@ controlplane: ## Build kube-apiserver, kubectl and etcd into bin/controlplane (o
 .PHONY: test
 test: controlplane ## Run unit and integration tests with -race (builds the local control plane and installs the data-plane tools first).
 	./hack/dataplane-prereqs.sh
+	./hack/node-prereqs.sh
 	go vet ./...
-	go test -race -count=1 -timeout 30m ./... ; status=$$?; ./hack/dataplane-prereqs.sh --check; exit $$status
+	@# The packages under test/ start control planes, namespaces and a node, and time
+	@# failovers: one at a time (-p 1), after the unit tests, so they never compete.
+	go test -race -count=1 -timeout 30m $$(go list ./... | grep -v /test/) && \
+	  go test -race -count=1 -timeout 30m -p 1 ./test/... ; status=$$?; ./hack/dataplane-prereqs.sh --check; ./hack/node-prereqs.sh --check; exit $$status
+
+.PHONY: test-node
+test-node: controlplane ## Run only the real-node test: the images and manifests as pods on containerd + kubelet (root; installs its packages first).
+	./hack/node-prereqs.sh
+	go test -race -count=1 -v -timeout 30m ./test/node/ ; status=$$?; ./hack/node-prereqs.sh --check; exit $$status
 
 .PHONY: bench
 bench: bench-micro bench-apiserver ## Run every benchmark: in-process figures, then against a real API server.
@@ -73,6 +82,10 @@ image: ## Build the container image (needs a Docker engine).
 .PHONY: image-agent
 image-agent: ## Build the node agent's image (Dockerfile.agent: Debian keepalived + keepalived-vip-agent).
 	docker build -f Dockerfile.agent --build-arg VERSION=$(VERSION) --build-arg GIT_COMMIT=$(GIT_COMMIT) -t $(dir $(IMAGE))keepalived-vip-agent:$(VERSION) .
+
+.PHONY: images
+images: ## Build both images without Docker, as OCI archives in _output/images (root, debootstrap; see hack/images.sh).
+	./hack/images.sh
 
 .PHONY: demo
 demo: controlplane build ## Run the provider against a throwaway local control plane.

@@ -53,6 +53,21 @@ type Options struct {
 	// AuditLogPath) with AuditPolicy: the metadata of writes of ConfigMaps, Services and
 	// Leases, nothing else. Stop removes it with Dir: copy it first to keep it.
 	Audit bool
+	// BindAddress is where kube-apiserver listens and what it advertises (and the
+	// kubeconfigs name); empty means 127.0.0.1. It must be an address of this machine,
+	// such as that of a bridge the caller made, so that pods on it reach the API server.
+	BindAddress string
+	// ServiceAccountAdmission turns on kube-apiserver's ServiceAccount admission plugin,
+	// which envtest turns off: pods then get their ServiceAccount's token mounted.
+	ServiceAccountAdmission bool
+	// SkipManifests leaves manifests/ unapplied and mints no provider token
+	// (ProviderConfig and ProviderKubeconfig stay empty): for a caller that installs the
+	// manifests itself, as a user would.
+	SkipManifests bool
+	// APIServerFlags are further kube-apiserver flags (name without "--", value), set
+	// after the ones above, e.g. the request-header (front proxy) settings that put
+	// requestheader-client-ca-file into kube-system/extension-apiserver-authentication.
+	APIServerFlags map[string]string
 }
 
 // ControlPlane is a running etcd + kube-apiserver with the product's RBAC applied.
@@ -78,8 +93,9 @@ type ControlPlane struct {
 	env *envtest.Environment
 }
 
-// Start starts etcd and kube-apiserver on 127.0.0.1 with the RBAC authorizer, applies
-// manifests/ with kubectl as admin, and writes the admin and ServiceAccount kubeconfigs
+// Start starts etcd and kube-apiserver on 127.0.0.1 (kube-apiserver on Options.BindAddress
+// when set) with the RBAC authorizer, applies manifests/ with kubectl as admin (unless
+// Options.SkipManifests), and writes the admin and ServiceAccount kubeconfigs
 // into Dir. On error everything it started is stopped again.
 func Start(ctx context.Context, opts Options) (cp *ControlPlane, err error) {
 	// envtest logs through controller-runtime's logger; without one it complains.
@@ -106,6 +122,9 @@ func Start(ctx context.Context, opts Options) (cp *ControlPlane, err error) {
 	}
 	if err := c.setUpAdmin(ctx); err != nil {
 		return nil, err
+	}
+	if opts.SkipManifests {
+		return c, nil
 	}
 	if err := c.applyManifests(ctx, opts.ManifestsWait); err != nil {
 		return nil, err
@@ -134,14 +153,24 @@ func (c *ControlPlane) startEnv(opts Options) error {
 		Out:     out, Err: out,
 	}
 	etcd.Configure().Set("listen-peer-urls", "http://"+loopback(ports[1]))
+	bind := opts.BindAddress
+	if bind == "" {
+		bind = "127.0.0.1"
+	}
 	apiServer := &envtest.APIServer{CertDir: certDir, Out: out, Err: out}
-	apiServer.SecureServing = envtest.SecureServing{ListenAddr: envtest.ListenAddr{Address: "127.0.0.1", Port: strconv.Itoa(ports[2])}}
+	apiServer.SecureServing = envtest.SecureServing{ListenAddr: envtest.ListenAddr{Address: bind, Port: strconv.Itoa(ports[2])}}
+	if opts.ServiceAccountAdmission {
+		apiServer.Configure().Disable("disable-admission-plugins")
+	}
 	apiServer.Configure().
-		Set("advertise-address", "127.0.0.1").
+		Set("advertise-address", bind).
 		Set("endpoint-reconciler-type", "none").
 		Set("authorization-mode", "RBAC").
 		// Room for the ClusterIPs of the benchmark's 10,000 Services (envtest's default is a /24).
 		Set("service-cluster-ip-range", "10.96.0.0/16")
+	for name, value := range opts.APIServerFlags {
+		apiServer.Configure().Set(name, value)
+	}
 	if c.AuditLogPath != "" {
 		apiServer.Configure().
 			Set("audit-policy-file", c.auditPolicyPath()).

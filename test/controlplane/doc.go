@@ -3,6 +3,7 @@
 // runs the keepalived-cloud-provider binary against it under its own ServiceAccount.
 //
 // It is shared by the end-to-end tests (test/e2e) and the demo (hack/demo.sh). Every
-// process it starts listens on 127.0.0.1 only, and every process it starts is stopped by
+// process it starts listens on 127.0.0.1 only (kube-apiserver on Options.BindAddress when
+// a caller sets one), and every process it starts is stopped by
 // the owner of the handle it returns (ControlPlane.Stop, Provider.Stop or Provider.Kill).
 package controlplane

@@ -8,12 +8,14 @@
 //	    addresses:                   # required: CIDRs, first-last ranges and single addresses, mixed
 //	      - 10.210.38.64/26          #   a CIDR of /30 or wider loses its network and broadcast addresses
 //	      - 10.210.39.10-10.210.39.20
+//	      - fd00:38::/64             #   (DualStack only) an IPv6 CIDR of /126 or wider loses its
+//	                                 #   subnet-router anycast address, the all-zero host
 //	    namespaces: [team-a, team-b] # optional: only Services in these namespaces may use it;
 //	                                 #   empty or absent means every namespace
 //	    autoAssign: true             # optional, default true; false means the pool is used only by a
 //	                                 #   Service that names it or requests an address in it
-//	    avoidBuggyIPs: false         # optional, default false: never hand out addresses ending in .0 or
-//	                                 #   .255 (some client firmware mistakes them for broadcast addresses)
+//	    avoidBuggyIPs: false         # optional, default false: never hand out IPv4 addresses ending in .0
+//	                                 #   or .255 (some client firmware mistakes them for broadcast addresses)
 //	  - name: private
 //	    addresses: [192.168.50.0/24]
 //	reserved:                        # optional: addresses never handed out, inside pools or not
@@ -21,12 +23,18 @@
 //	  - 10.210.39.15-10.210.39.16
 //
 // Each addresses or reserved entry holds one item in the syntax of
-// ipam.ParseRanges; list several items as several entries. Only IPv4 is
-// accepted: kube-keepalived-vip publishes addresses as ConfigMap keys, which
-// cannot contain ':'. Pools must not overlap one another. Parse reports every
-// problem at once, each naming its pool (by name, or by position when it has
-// none) and the bad field or value, so that an operator fixes the file in one
-// go and a live reload can keep the old pools while logging why.
+// ipam.ParseRanges; list several items as several entries. Parse, Load and
+// FromCIDR accept only IPv4: kube-keepalived-vip publishes addresses as
+// ConfigMap keys, which cannot contain ':'. ParseDualStack, LoadDualStack
+// and FromCIDRDualStack accept IPv6 as well, in the syntax of
+// ipam.DualStack.ParseRanges, and a pool may then hold both families; the
+// Config remembers which (Config.Stack), so that the rest follows it. An IPv6
+// range must keep clear of the special blocks (ipam.OverlapsSpecial) and may
+// use the documentation prefix 2001:db8::/32 only inside it. Pools must not
+// overlap one another. Parse reports every problem at once, each naming its
+// pool (by name, or by position when it has none) and the bad field or
+// value, so that an operator fixes the file in one go and a live reload can
+// keep the old pools while logging why.
 //
 // # Choosing a pool
 //
@@ -62,6 +70,10 @@ const DefaultPool = "default"
 type Config struct {
 	Pools    []Pool // in file order
 	Reserved []ipam.Range
+	// Stack is the families the Config was read with: ipam.IPv4Only unless
+	// read by a DualStack function. Build allocators with Stack.NewAllocator
+	// and Stack.Repool; PermitsRequest accepts IPv6 only in ipam.DualStack.
+	Stack ipam.Stack
 }
 
 // Pool is an ipam pool with the rules for who gets addresses from it.
@@ -116,6 +128,39 @@ func (c *Config) IPAMPools() []ipam.Pool {
 	return out
 }
 
+// IPAMPoolsWithout is IPAMPools with every address of the cluster's Service
+// CIDRs (kube-apiserver --service-cluster-ip-range, of either family) carved
+// out as well: the allocator then never hands out a ClusterIP range, even
+// from a pool that overlaps it. A pool left with nothing is an error naming
+// the pool and the CIDRs, since the allocator needs at least one range.
+func (c *Config) IPAMPoolsWithout(serviceCIDRs []netip.Prefix) ([]ipam.Pool, error) {
+	holes := make([]ipam.Range, len(serviceCIDRs))
+	for i, p := range serviceCIDRs {
+		holes[i] = ipam.PrefixRange(p)
+	}
+	out := c.IPAMPools()
+	var errs []error
+	for i := range out {
+		out[i].Ranges = ipam.Subtract(out[i].Ranges, holes)
+		if len(out[i].Ranges) == 0 {
+			errs = append(errs, fmt.Errorf("pool %q: every address it does not reserve is in the cluster's Service CIDRs %s, leaving none to hand out",
+				out[i].Name, formatPrefixes(serviceCIDRs)))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func formatPrefixes(ps []netip.Prefix) string {
+	texts := make([]string, len(ps))
+	for i, p := range ps {
+		texts[i] = p.String()
+	}
+	return strings.Join(texts, ", ")
+}
+
 func containsAddr(rs []ipam.Range, addr netip.Addr) bool {
 	return slices.ContainsFunc(rs, func(r ipam.Range) bool { return r.Contains(addr) })
 }
@@ -159,7 +204,7 @@ func (c *Config) Candidates(namespace, poolName string) ([]string, error) {
 // (ipam.ErrNotInPool). A poolName that does not exist or does not serve
 // namespace is refused as in Candidates, wherever the address lies.
 func (c *Config) PermitsRequest(namespace, poolName string, addr netip.Addr) error {
-	if err := checkIPv4(addr); err != nil {
+	if err := c.checkFamily(addr); err != nil {
 		return err
 	}
 	if c.IsReserved(addr) {
@@ -207,10 +252,16 @@ func (c *Config) poolNames() string {
 	return strings.Join(names, ", ")
 }
 
-// checkIPv4 refuses what kube-keepalived-vip cannot publish.
-func checkIPv4(addr netip.Addr) error {
+// checkFamily refuses an address of a family c does not accept: IPv6 unless
+// c.Stack is ipam.DualStack, and IPv4-mapped IPv6 always.
+func (c *Config) checkFamily(addr netip.Addr) error {
 	switch {
 	case addr.Is4():
+		return nil
+	case c.Stack == ipam.DualStack && !addr.Is4In6() && addr.Is6():
+		if err := c.Stack.Check(addr); err != nil {
+			return fmt.Errorf("address %s: %w", addr, err)
+		}
 		return nil
 	case addr.Is4In6():
 		return fmt.Errorf("address %s: %w: write it as %s", addr, ipam.ErrNotIPv4, addr.Unmap())

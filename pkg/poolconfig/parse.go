@@ -19,9 +19,20 @@ import (
 // (errors.Join), each naming the pool, by name or else by position, and the
 // bad field or value. Warnings, such as a CIDR read as its network because
 // host bits were set, are returned even with an error, each prefixed by the
-// pool name or "reserved".
+// pool name or "reserved". IPv6 is refused (ipam.ErrIPv6), as the legacy
+// ConfigMap cannot publish it; ParseDualStack accepts it.
 func Parse(data []byte) (*Config, []string, error) {
-	var c checker
+	return parse(ipam.IPv4Only, data)
+}
+
+// ParseDualStack is Parse accepting IPv6 addresses beside IPv4 ones, in one
+// pool or in several. Its Config has Stack ipam.DualStack.
+func ParseDualStack(data []byte) (*Config, []string, error) {
+	return parse(ipam.DualStack, data)
+}
+
+func parse(stack ipam.Stack, data []byte) (*Config, []string, error) {
+	c := checker{stack: stack}
 	f, ok, err := decode[file](data, fileFields)
 	c.add(err)
 	if !ok {
@@ -30,7 +41,7 @@ func Parse(data []byte) (*Config, []string, error) {
 	if len(f.Pools) == 0 {
 		c.failf("no pools: list at least one under pools")
 	}
-	cfg := &Config{}
+	cfg := &Config{Stack: stack}
 	for i, raw := range f.Pools {
 		if p, ok := c.pool(i, raw); ok {
 			cfg.Pools = append(cfg.Pools, p)
@@ -47,11 +58,20 @@ func Parse(data []byte) (*Config, []string, error) {
 
 // Load reads the pools file at path and calls Parse; errors name the file.
 func Load(path string) (*Config, []string, error) {
+	return load(ipam.IPv4Only, path)
+}
+
+// LoadDualStack is Load calling ParseDualStack.
+func LoadDualStack(path string) (*Config, []string, error) {
+	return load(ipam.DualStack, path)
+}
+
+func load(stack ipam.Stack, path string) (*Config, []string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading pools file: %w", err)
 	}
-	cfg, warnings, err := Parse(data)
+	cfg, warnings, err := parse(stack, data)
 	if err != nil {
 		return nil, warnings, fmt.Errorf("invalid pools file %s:\n%w", path, err)
 	}
@@ -61,9 +81,19 @@ func Load(path string) (*Config, []string, error) {
 // FromCIDR builds the single auto-assign pool "default", serving every
 // namespace, from a list in the KEEPALIVED_SERVICE_CIDR syntax (that of
 // ipam.ParseRanges). Its errors do not name the setting: the caller knows
-// where spec came from.
+// where spec came from. IPv6 is refused, as by Parse.
 func FromCIDR(spec string) (*Config, []string, error) {
-	ranges, warnings, err := ipam.ParseRanges(spec)
+	return fromCIDR(ipam.IPv4Only, spec)
+}
+
+// FromCIDRDualStack is FromCIDR accepting IPv6 items beside IPv4 ones (those
+// of ipam.DualStack.ParseRanges); its one pool may hold both families.
+func FromCIDRDualStack(spec string) (*Config, []string, error) {
+	return fromCIDR(ipam.DualStack, spec)
+}
+
+func fromCIDR(stack ipam.Stack, spec string) (*Config, []string, error) {
+	ranges, warnings, err := stack.ParseRanges(spec)
 	if err != nil {
 		return nil, warnings, err
 	}
@@ -73,11 +103,12 @@ func FromCIDR(spec string) (*Config, []string, error) {
 		}
 	}
 	p := Pool{Pool: ipam.Pool{Name: DefaultPool, Ranges: ranges}, AutoAssign: true}
-	return &Config{Pools: []Pool{p}}, warnings, nil
+	return &Config{Pools: []Pool{p}, Stack: stack}, warnings, nil
 }
 
 // checker gathers every problem and warning of a pools file.
 type checker struct {
+	stack    ipam.Stack // the families accepted
 	errs     []error
 	warnings []string
 	names    map[string]int // pool name to its first position
@@ -129,6 +160,9 @@ func (c *checker) pool(i int, raw json.RawMessage) (p Pool, ok bool) {
 		Namespaces: c.namespaces(label, e.Namespaces),
 		AutoAssign: e.AutoAssign == nil || *e.AutoAssign,
 	}
+	if p.AvoidBuggyIPs && p.Has(ipam.IPv6) && !p.Has(ipam.IPv4) {
+		c.warnf("%s: avoidBuggyIPs applies to IPv4 addresses only; this pool has none", label)
+	}
 	return p, err == nil && len(c.errs) == before
 }
 
@@ -168,7 +202,7 @@ func (c *checker) addresses(label string, entries []string) []ipam.Range {
 	var out []ipam.Range
 	for _, entry := range entries {
 		entry = strings.TrimSpace(entry)
-		r, warning, err := parseEntry(entry)
+		r, warning, err := c.parseEntry(entry)
 		if err != nil {
 			c.failf("%s: address %q: %w", label, entry, err)
 			continue
@@ -187,11 +221,11 @@ func (c *checker) addresses(label string, entries []string) []ipam.Range {
 	return out
 }
 
-func parseEntry(entry string) (ipam.Range, string, error) {
+func (c *checker) parseEntry(entry string) (ipam.Range, string, error) {
 	if strings.Contains(entry, ",") {
 		return ipam.Range{}, "", errOneItem
 	}
-	return ipam.ParseRange(entry)
+	return c.stack.ParseRange(entry)
 }
 
 // namespaces checks a pool's namespace names; none means every namespace.
@@ -212,7 +246,7 @@ func (c *checker) reserved(entries []string) []ipam.Range {
 	var out []ipam.Range
 	for _, entry := range entries {
 		entry = strings.TrimSpace(entry)
-		r, warning, err := parseReserved(entry)
+		r, warning, err := c.parseReserved(entry)
 		if err != nil {
 			c.failf("reserved %q: %w", entry, err)
 			continue
@@ -228,13 +262,13 @@ func (c *checker) reserved(entries []string) []ipam.Range {
 // parseReserved reads one reserved entry. A CIDR covers its whole block:
 // whoever reserves 10.0.5.0/24 inside a 10.0.0.0/16 pool means none of it,
 // not all but its first and last address.
-func parseReserved(entry string) (ipam.Range, string, error) {
+func (c *checker) parseReserved(entry string) (ipam.Range, string, error) {
 	if strings.Contains(entry, ",") {
 		return ipam.Range{}, "", errOneItem
 	}
 	p, err := netip.ParsePrefix(entry)
-	if err != nil || !p.Addr().Is4() {
-		return ipam.ParseRange(entry) // an address or range, or an error worded by ipam
+	if err != nil || c.stack.Check(p.Addr()) != nil {
+		return c.stack.ParseRange(entry) // an address or range, or an error worded by ipam
 	}
 	var warning string
 	if m := p.Masked(); m != p {

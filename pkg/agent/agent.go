@@ -21,6 +21,7 @@ import (
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/agent/keepalived"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/agent/placement"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
 
 // Agent turns the VIP ConfigMap into a running keepalived.
@@ -138,6 +139,7 @@ func (a *Agent) prepare(ctx context.Context) (*os.File, error) {
 		return nil, err
 	}
 	klog.InfoS("Starting", "node", a.cfg.NodeName, "interface", a.cfg.Interface, "configMap", a.cfg.Namespace+"/"+a.cfg.ConfigMap,
+		"configMapIPv6", a.cfg.Namespace+"/"+a.cfg.ConfigMapIPv6,
 		"instances", a.cfg.Instances, "localInstances", a.cfg.LocalInstances,
 		"virtualRouterIDs", rangeText(a.cfg.RouterIDBase, a.cfg.RouterIDBase+a.cfg.Instances+a.cfg.LocalInstances-1),
 		"unicast", a.cfg.Unicast, "healthCheckURL", a.cfg.HealthCheckURL, "configDir", a.cfg.ConfigDir)
@@ -171,10 +173,12 @@ func (a *Agent) loop(ctx context.Context, serveErr <-chan error) {
 // sync renders keepalived.conf from the ConfigMap, the peers, the Services and their
 // endpoints, and reloads keepalived when the file changed.
 func (a *Agent) sync() error {
-	cm := a.watch.configMap()
+	cm, cm6 := a.watch.configMap(a.cfg.ConfigMap), a.watch.configMap(a.cfg.ConfigMapIPv6)
 	a.metrics.ConfigMapPresent.Set(boolGauge(cm != nil))
-	vips, problems := entries(cm)
-	a.report(cm == nil, problems)
+	vips, problems := entries(cm, vipconfig.IPv4)
+	vips6, problems6 := entries(cm6, vipconfig.IPv6)
+	vips = append(vips, vips6...)
+	a.report(cm == nil, append(problems, problems6...))
 	peers := a.peers()
 	excluded := isExcluded(a.watch.node(a.cfg.NodeName))
 	if err := a.writeExcluded(excluded); err != nil {
@@ -264,27 +268,32 @@ func (a *Agent) specFor(plan placement.Plan, peers []Peer) keepalived.Spec {
 	if a.cfg.HealthCheckURL != "" {
 		spec.HealthFile = a.path(healthFile)
 	}
-	addrs := map[string]netip.Addr{}
+	addrs := map[string][2]netip.Addr{}
 	for _, p := range peers {
-		addrs[p.Name] = p.Addr
+		addrs[p.Name] = [2]netip.Addr{p.Addr, p.Addr6}
 		switch {
 		case p.Name == a.cfg.NodeName:
-			spec.UnicastSrc = p.Addr
-		case p.Addr.IsValid():
-			spec.UnicastPeers = append(spec.UnicastPeers, p.Addr)
+			spec.UnicastSrc, spec.UnicastSrc6 = p.Addr, p.Addr6
+		default:
+			spec.UnicastPeers = appendValid(spec.UnicastPeers, p.Addr)
+			spec.UnicastPeers6 = appendValid(spec.UnicastPeers6, p.Addr6)
 		}
 	}
 	for _, in := range plan.Instances {
 		ki := keepalived.Instance{Name: in.Name, RouterID: in.RouterID, Priority: in.Priority, StartMaster: in.StartMaster,
-			FaultWhenUnhealthy: in.Members != nil}
+			FaultWhenUnhealthy: in.Members != nil, IPv6: in.IPv6}
+		family := 0
+		if in.IPv6 {
+			family = 1
+		}
 		for _, v := range in.VIPs {
 			ki.VIPs = append(ki.VIPs, keepalived.VIP{Addr: v.Addr, Service: v.Service})
 		}
 		// A group's adverts go to its members only; a group of one keeps every peer
 		// (without a unicast peer keepalived would fall back to multicast).
 		for _, m := range in.Members {
-			if addr := addrs[m]; m != a.cfg.NodeName && addr.IsValid() {
-				ki.UnicastPeers = append(ki.UnicastPeers, addr)
+			if m != a.cfg.NodeName {
+				ki.UnicastPeers = appendValid(ki.UnicastPeers, addrs[m][family])
 			}
 		}
 		spec.Instances = append(spec.Instances, ki)
@@ -346,6 +355,13 @@ func (a *Agent) onNotification(n keepalived.Notification) {
 	changes := a.updateHoldingsLocked()
 	a.mu.Unlock()
 	a.announceChanges(changes)
+}
+
+func appendValid(addrs []netip.Addr, a netip.Addr) []netip.Addr {
+	if a.IsValid() {
+		return append(addrs, a)
+	}
+	return addrs
 }
 
 // writeFile replaces path atomically, so keepalived never reads half a file.

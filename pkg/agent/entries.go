@@ -2,7 +2,6 @@ package agent
 
 import (
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 
@@ -20,21 +19,21 @@ type problem struct {
 
 func (p problem) String() string { return fmt.Sprintf("%q: %q: %s", p.Key, p.Value, p.Reason) }
 
-// entries reads the VIP ConfigMap (nil when missing) into the VIPs to announce, sorted,
-// and the entries it cannot use. Every IPv4 key outside the special-purpose blocks is
-// announced, whoever wrote it: an empty value means "announce only". The forward
-// method suffix is accepted and ignored: it was an IPVS mode of kube-keepalived-vip;
-// forwarding is the service proxy's job now.
-func entries(cm *corev1.ConfigMap) ([]keepalived.VIP, []problem) {
+// entries reads a VIP ConfigMap of family f (nil when missing) into the VIPs to
+// announce, sorted, and the entries it cannot use. Every key of the family outside the
+// special-purpose blocks is announced, whoever wrote it: an empty value means
+// "announce only". The forward method suffix is accepted and ignored: it was an IPVS
+// mode of kube-keepalived-vip; forwarding is the service proxy's job now.
+func entries(cm *corev1.ConfigMap, f vipconfig.Family) ([]keepalived.VIP, []problem) {
 	if cm == nil {
 		return nil, nil
 	}
 	var vips []keepalived.VIP
 	var problems []problem
 	for key, value := range cm.Data {
-		addr, err := netip.ParseAddr(key)
-		if err != nil || !addr.Is4() || addr.String() != key {
-			problems = append(problems, problem{key, value, "key is not an IPv4 address"})
+		addr, ok := f.CanonicalKey(key)
+		if !ok {
+			problems = append(problems, problem{key, value, keyProblem(key, f)})
 			continue
 		}
 		// The provider's own rule: a hand-written key must not put on the segment an
@@ -57,4 +56,13 @@ func entries(cm *corev1.ConfigMap) ([]keepalived.VIP, []problem) {
 	slices.SortFunc(vips, func(a, b keepalived.VIP) int { return a.Addr.Compare(b.Addr) })
 	slices.SortFunc(problems, func(a, b problem) int { return strings.Compare(a.Key, b.Key) })
 	return vips, problems
+}
+
+func keyProblem(key string, f vipconfig.Family) string {
+	if f == vipconfig.IPv6 {
+		if _, err := vipconfig.DecodeIPv6Key(key); err != nil {
+			return err.Error()
+		}
+	}
+	return "key is not an " + f.String() + " address"
 }

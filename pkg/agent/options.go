@@ -16,11 +16,13 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/setting"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
 
 // Options holds the raw settings as given on the command line or in the environment.
 type Options struct {
-	Kubeconfig, Namespace, ConfigMap, NodeName, Interface  string
+	Kubeconfig, Namespace, ConfigMap, ConfigMapIPv6        string
+	NodeName, Interface                                    string
 	Instances, LocalInstances, RouterIDBase, AdvertInt     string
 	Peers, PeerNodeSelector, Unicast                       string
 	HealthCheckURL, HealthCheckInterval                    string
@@ -35,6 +37,7 @@ func (o *Options) settings() []setting.Setting {
 		{Flag: "kubeconfig", Env: "KUBECONFIG", Usage: "Kubeconfig file; empty means the in-cluster ServiceAccount.", Value: &o.Kubeconfig},
 		{Flag: "keepalived-namespace", Env: "KEEPALIVED_NAMESPACE", Default: "kube-system", Usage: "Namespace of the VIP ConfigMap (the provider's setting of the same name).", Value: &o.Namespace},
 		{Flag: "keepalived-config-map", Env: "KEEPALIVED_CONFIG_MAP", Default: "vip-configmap", Usage: "Name of the VIP ConfigMap.", Value: &o.ConfigMap},
+		{Flag: "keepalived-config-map-ipv6", Env: "KEEPALIVED_CONFIG_MAP_IPV6", Usage: "Name of the IPv6 VIP ConfigMap, beside the first (the provider's setting of the same name). Default: the first's name with -ipv6.", Value: &o.ConfigMapIPv6},
 		{Flag: "node-name", Env: "NODE_NAME", Usage: "This node's name: its place in the priority rotation. Default: the host name.", Value: &o.NodeName},
 		{Flag: "interface", Env: "KEEPALIVED_INTERFACE", Usage: "Interface that carries the VIPs and the VRRP adverts. Default: the interface of the IPv4 default route.", Value: &o.Interface},
 		{Flag: "vrrp-instances", Env: "KEEPALIVED_VRRP_INSTANCES", Default: "4", Usage: "Number of VRRP instances the VIPs are spread over (1-255).", Value: &o.Instances},
@@ -71,6 +74,7 @@ type Config struct {
 	Kubeconfig          string
 	Namespace           string
 	ConfigMap           string
+	ConfigMapIPv6       string
 	NodeName            string
 	Interface           string // empty: take it from the default route
 	Instances           int
@@ -90,8 +94,9 @@ type Config struct {
 
 // Peer is a node taking part in VRRP.
 type Peer struct {
-	Name string
-	Addr netip.Addr
+	Name  string
+	Addr  netip.Addr // IPv4, for unicast adverts
+	Addr6 netip.Addr // IPv6, for the IPv6 instances' unicast adverts (from Nodes only)
 }
 
 // Validate checks every setting and reports every problem together, each naming its
@@ -116,6 +121,7 @@ func (o *Options) Validate(hostname func() (string, error)) (Config, error) {
 		ListenAddress:     v.hostPort(&o.ListenAddress),
 	}
 	c.HealthCheckInterval = v.duration(&o.HealthCheckInterval)
+	c.ConfigMapIPv6 = v.ipv6ConfigMap(c.ConfigMap, &o.ConfigMapIPv6)
 	c.NodeName = v.nodeName(o.NodeName, hostname)
 	c.PeerSelector = v.selector(&o.PeerNodeSelector)
 	if last := c.RouterIDBase + c.Instances + c.LocalInstances - 1; last > 255 {
@@ -143,6 +149,21 @@ func (v *validator) add(format string, args ...any) {
 func (v *validator) bad(field *string, value, why string) {
 	s := setting.Find(v.all, field)
 	v.add("--%s / $%s=%q: %s", s.Flag, s.Env, value, why)
+}
+
+// ipv6ConfigMap is the IPv6 ConfigMap's name: as given, else derived from the first's.
+func (v *validator) ipv6ConfigMap(legacy string, field *string) string {
+	if *field == "" {
+		name, err := vipconfig.IPv6ConfigMapName(legacy)
+		if err != nil && legacy != "" {
+			v.bad(field, *field, err.Error()+"; set this name explicitly")
+		}
+		return name
+	}
+	if err := vipconfig.CheckIPv6ConfigMapName(legacy, *field); err != nil {
+		v.bad(field, *field, err.Error())
+	}
+	return *field
 }
 
 func (v *validator) required(field *string) string {

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/agent/keepalived"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -49,6 +50,7 @@ func TestRenderGolden(t *testing.T) {
 		cm     *corev1.ConfigMap
 		config func(*Config)
 		local  map[string][]string // Local VIP -> nodes with endpoints
+		cm6    *corev1.ConfigMap
 	}{
 		{name: "missing_configmap"},
 		{name: "empty", cm: configMap(nil)},
@@ -68,6 +70,15 @@ func TestRenderGolden(t *testing.T) {
 			config: func(c *Config) { c.Peers, c.HealthCheckURL = nil, "" }},
 		{name: "node_not_among_peers", cm: configMap(map[string]string{"10.210.38.65": "default/echo"}),
 			config: func(c *Config) { c.NodeName = "node-z"; c.Unicast = true }},
+		{name: "dual_stack", cm: configMap(map[string]string{"10.210.38.65": "default/echo", "10.210.38.66": "default/web"}),
+			cm6: configMap(map[string]string{"2001-db8--5": "default/echo", "2001-db8--8": "default/v6only", "fd00--9": "ingress/nginx"}),
+			local: map[string][]string{"fd00::9": {"node-b", "node-c"}},
+			config: func(c *Config) {
+				c.Unicast, c.LocalInstances = true, 4
+				for i := range c.Peers {
+					c.Peers[i].Addr6 = netip.MustParseAddr("2001:db8:1::" + strconv.Itoa(11+i))
+				}
+			}},
 		{name: "many_vips_are_mostly_excluded_from_adverts", cm: configMap(manyVIPs(12))},
 		{name: "local_traffic_policy_groups", cm: configMap(map[string]string{
 			"10.210.38.65": "default/echo", "10.210.38.66": "ingress/nginx", "10.210.38.67": "ingress/contour",
@@ -87,7 +98,7 @@ func TestRenderGolden(t *testing.T) {
 			if tt.config != nil {
 				tt.config(&cfg)
 			}
-			got := renderFor(cfg, tt.cm, tt.local)
+			got := renderFor(cfg, tt.cm, tt.cm6, tt.local)
 			path := filepath.Join("testdata", tt.name+".conf")
 			if *update {
 				if err := os.WriteFile(path, got, 0o644); err != nil {
@@ -106,11 +117,13 @@ func TestRenderGolden(t *testing.T) {
 	}
 }
 
-// renderFor renders what the agent writes for cm, as sync does; local gives the
-// eligible nodes of externalTrafficPolicy Local VIPs.
-func renderFor(cfg Config, cm *corev1.ConfigMap, local map[string][]string) []byte {
+// renderFor renders what the agent writes for the ConfigMaps (IPv4, IPv6), as sync
+// does; local gives the eligible nodes of externalTrafficPolicy Local VIPs.
+func renderFor(cfg Config, cm, cm6 *corev1.ConfigMap, local map[string][]string) []byte {
 	a := New(cfg, nil, NewMetrics())
-	vips, _ := entries(cm)
+	vips, _ := entries(cm, vipconfig.IPv4)
+	vips6, _ := entries(cm6, vipconfig.IPv6)
+	vips = append(vips, vips6...)
 	placed := a.placed(vips)
 	for i, v := range placed {
 		if nodes, ok := local[v.Addr.String()]; ok {

@@ -27,7 +27,7 @@ import (
 // to the fields the agent uses, as every node holds them.
 type watcher struct {
 	cfg      Config
-	cms      corelisters.ConfigMapLister
+	cms      *twoConfigMaps
 	nodes    corelisters.NodeLister
 	services corelisters.ServiceLister
 	slices   cache.Indexer
@@ -45,30 +45,49 @@ func startWatcher(ctx context.Context, client kubernetes.Interface, cfg Config, 
 		UpdateFunc: func(any, any) { onChange() },
 		DeleteFunc: func(any) { onChange() },
 	}
-	byName := fields.OneTermEqualSelector(metav1.ObjectNameField, cfg.ConfigMap).String()
-	cmFactory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(cfg.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = byName }))
+	cmFactory, cm6Factory := configMapFactory(client, cfg, cfg.ConfigMap), configMapFactory(client, cfg, cfg.ConfigMapIPv6)
 	nodeFactory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTweakListOptions(w.nodeSelection))
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(trim))
 
-	cmInformer := cmFactory.Core().V1().ConfigMaps()
+	cmInformer, cm6Informer := cmFactory.Core().V1().ConfigMaps(), cm6Factory.Core().V1().ConfigMaps()
 	nodeInformer := nodeFactory.Core().V1().Nodes()
 	svcInformer := factory.Core().V1().Services()
 	sliceInformer := factory.Discovery().V1().EndpointSlices()
 	if err := sliceInformer.Informer().AddIndexers(cache.Indexers{byService: sliceService}); err != nil {
 		return nil, err
 	}
-	for _, inf := range []cache.SharedIndexInformer{cmInformer.Informer(), nodeInformer.Informer(), svcInformer.Informer(), sliceInformer.Informer()} {
+	for _, inf := range []cache.SharedIndexInformer{cmInformer.Informer(), cm6Informer.Informer(), nodeInformer.Informer(), svcInformer.Informer(), sliceInformer.Informer()} {
 		if _, err := inf.AddEventHandler(handler); err != nil {
 			return nil, err
 		}
 	}
-	w.cms, w.nodes, w.services, w.slices = cmInformer.Lister(), nodeInformer.Lister(), svcInformer.Lister(), sliceInformer.Informer().GetIndexer()
-	factories := []informers.SharedInformerFactory{cmFactory, nodeFactory, factory}
+	w.cms = &twoConfigMaps{cmInformer.Lister(), cm6Informer.Lister(), cfg.ConfigMapIPv6}
+	w.nodes, w.services, w.slices = nodeInformer.Lister(), svcInformer.Lister(), sliceInformer.Informer().GetIndexer()
+	factories := []informers.SharedInformerFactory{cmFactory, cm6Factory, nodeFactory, factory}
 	for _, f := range factories {
 		f.Start(ctx.Done())
 	}
 	return w, waitForSync(ctx, factories)
+}
+
+// configMapFactory lists and watches one ConfigMap by name, which is all the Role allows.
+func configMapFactory(client kubernetes.Interface, cfg Config, name string) informers.SharedInformerFactory {
+	byName := fields.OneTermEqualSelector(metav1.ObjectNameField, name).String()
+	return informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(cfg.Namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = byName }))
+}
+
+// twoConfigMaps reads each ConfigMap from the cache that watches it.
+type twoConfigMaps struct {
+	v4, v6 corelisters.ConfigMapLister
+	name6  string
+}
+
+func (t *twoConfigMaps) lister(name string) corelisters.ConfigMapLister {
+	if name == t.name6 {
+		return t.v6
+	}
+	return t.v4
 }
 
 // nodeSelection lists the selected peers, or only this node when the peers are static:
@@ -140,9 +159,9 @@ func waitForSync(ctx context.Context, factories []informers.SharedInformerFactor
 	}
 }
 
-// configMap is the cached VIP ConfigMap, nil when missing.
-func (w *watcher) configMap() *corev1.ConfigMap {
-	cm, err := w.cms.ConfigMaps(w.cfg.Namespace).Get(w.cfg.ConfigMap)
+// configMap is the cached VIP ConfigMap of that name (IPv4 or IPv6), nil when missing.
+func (w *watcher) configMap(name string) *corev1.ConfigMap {
+	cm, err := w.cms.lister(name).ConfigMaps(w.cfg.Namespace).Get(name)
 	if err != nil {
 		if !apierrors.IsNotFound(err) {
 			klog.ErrorS(err, "Reading the cached ConfigMap")
@@ -200,8 +219,9 @@ func (w *watcher) endpointNodes(key string) []string {
 	return slices.Compact(nodes)
 }
 
-// nodePeers are the selected Nodes with their first IPv4 InternalIP, sorted by name.
-// A Node without one still takes part in the rotation, without a unicast address.
+// nodePeers are the selected Nodes with their first InternalIP of each family, sorted
+// by name. A Node without one still takes part in the rotation, without a unicast
+// address of that family.
 func (w *watcher) nodePeers() []Peer {
 	nodes, err := w.nodes.List(labels.Everything())
 	if err != nil {
@@ -210,20 +230,22 @@ func (w *watcher) nodePeers() []Peer {
 	}
 	peers := make([]Peer, 0, len(nodes))
 	for _, n := range nodes {
-		peers = append(peers, Peer{Name: n.Name, Addr: internalIPv4(n)})
+		peers = append(peers, Peer{Name: n.Name, Addr: internalIP(n, netip.Addr.Is4), Addr6: internalIP(n, isIPv6)})
 	}
 	slices.SortFunc(peers, func(a, b Peer) int { return strings.Compare(a.Name, b.Name) })
 	return peers
 }
 
-func internalIPv4(n *corev1.Node) netip.Addr {
+func internalIP(n *corev1.Node, family func(netip.Addr) bool) netip.Addr {
 	for _, a := range n.Status.Addresses {
 		if a.Type != corev1.NodeInternalIP {
 			continue
 		}
-		if addr, err := netip.ParseAddr(a.Address); err == nil && addr.Is4() {
+		if addr, err := netip.ParseAddr(a.Address); err == nil && family(addr) {
 			return addr
 		}
 	}
 	return netip.Addr{}
 }
+
+func isIPv6(a netip.Addr) bool { return a.Is6() && !a.Is4In6() }

@@ -1,6 +1,7 @@
 package chart
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,6 +33,8 @@ func TestBadValuesFail(t *testing.T) {
 		{"no addresses", "provider: {env: {KEEPALIVED_SERVICE_CIDR: null}}", []string{"provider.env.KEEPALIVED_SERVICE_CIDR is empty"}},
 		{"pools twice", "provider: {poolsFile: {pools: [{name: a, addresses: [10.0.0.0/28]}]}, env: {KEEPALIVED_POOLS_FILE: /etc/p.yaml}}", []string{"provider.poolsFile or provider.env.KEEPALIVED_POOLS_FILE"}},
 		{"agent reads another ConfigMap", "agent: {env: {KEEPALIVED_CONFIG_MAP: other}}", []string{`agent.env.KEEPALIVED_CONFIG_MAP ("other") must equal provider.env.KEEPALIVED_CONFIG_MAP ("vip-configmap")`}},
+		{"agent reads another IPv6 ConfigMap", "agent: {env: {KEEPALIVED_CONFIG_MAP_IPV6: other}}", []string{`agent.env.KEEPALIVED_CONFIG_MAP_IPV6 ("other") must equal provider.env.KEEPALIVED_CONFIG_MAP_IPV6 ("vip-configmap-ipv6")`}},
+		{"not an IPv6 CIDR", "provider: {env: {KEEPALIVED_SERVICE_CIDR: \"10.0.0.0/24,fd00::/129\"}}", []string{"/provider/env/KEEPALIVED_SERVICE_CIDR", "'10.0.0.0/24,fd00::/129'"}},
 		{"two kinds of peers", "agent: {env: {KEEPALIVED_PEERS: a=10.0.0.1}}", []string{"KEEPALIVED_PEERS and agent.env.KEEPALIVED_PEER_NODE_SELECTOR"}},
 		{"router IDs past 255", "agent: {env: {KEEPALIVED_VIRTUAL_ROUTER_ID_BASE: 250}}", []string{"KEEPALIVED_VIRTUAL_ROUTER_ID_BASE=250", "up to 269"}},
 	}
@@ -82,20 +85,39 @@ func TestValuesRender(t *testing.T) {
 			t.Errorf("image %s, want %s", got, want)
 		}
 	})
+	t.Run("RBAC follows a named IPv6 ConfigMap", func(t *testing.T) {
+		t.Parallel()
+		objs := renderOK(t, "provider: {env: {KEEPALIVED_CONFIG_MAP_IPV6: v6}}\nagent: {env: {KEEPALIVED_CONFIG_MAP_IPV6: v6}}")
+		for _, id := range []string{"Role kube-system/keepalived-cloud-provider", "Role kube-system/keepalived-vip-agent"} {
+			role := find[*rbacv1.Role](t, objs, id)
+			if !slices.ContainsFunc(role.Rules, func(r rbacv1.PolicyRule) bool { return slices.Equal(r.ResourceNames, []string{"vip-configmap", "v6"}) }) {
+				t.Errorf("%s: rules %+v, want resourceNames [vip-configmap v6]", id, role.Rules)
+			}
+		}
+		env := envOf(find[*appsv1.Deployment](t, objs, "Deployment kube-system/keepalived-cloud-provider").Spec.Template.Spec)
+		if env["KEEPALIVED_CONFIG_MAP_IPV6"] != "v6" {
+			t.Errorf("provider env %v, want KEEPALIVED_CONFIG_MAP_IPV6=v6", env)
+		}
+	})
+	t.Run("dual-stack pools", func(t *testing.T) {
+		t.Parallel()
+		renderOK(t, "provider: {env: {KEEPALIVED_SERVICE_CIDR: \"10.210.38.64/26, fd00:38::/120\"}}")
+		renderOK(t, "provider: {poolsFile: {pools: [{name: a, addresses: [10.0.0.0/28, \"fd00::/120\", \"fd00:1::5-fd00:1::9\"]}]}}")
+	})
 	t.Run("RBAC follows the ConfigMap's namespace and name", func(t *testing.T) {
 		t.Parallel()
 		objs := renderOK(t, otherConfigMapValues)
 		cm := find[*rbacv1.Role](t, objs, "Role other/keepalived-cloud-provider")
-		if got := cm.Rules[1].ResourceNames; len(got) != 1 || got[0] != "vips" {
-			t.Errorf("provider Role in other: resourceNames %v, want [vips]", got)
+		if got := cm.Rules[1].ResourceNames; len(got) != 2 || got[0] != "vips" || got[1] != "vips-ipv6" {
+			t.Errorf("provider Role in other: resourceNames %v, want [vips vips-ipv6]", got)
 		}
 		lease := find[*rbacv1.Role](t, objs, "Role kube-system/keepalived-cloud-provider")
 		if len(lease.Rules) != 2 || lease.Rules[0].Resources[0] != "leases" {
 			t.Errorf("provider Role in kube-system should hold only the Lease rules: %+v", lease.Rules)
 		}
 		agent := find[*rbacv1.Role](t, objs, "Role other/keepalived-vip-agent")
-		if got := agent.Rules[0].ResourceNames; len(got) != 1 || got[0] != "vips" {
-			t.Errorf("agent Role: resourceNames %v, want [vips]", got)
+		if got := agent.Rules[0].ResourceNames; len(got) != 2 || got[0] != "vips" || got[1] != "vips-ipv6" {
+			t.Errorf("agent Role: resourceNames %v, want [vips vips-ipv6]", got)
 		}
 		find[*rbacv1.RoleBinding](t, objs, "RoleBinding other/keepalived-cloud-provider")
 		find[*rbacv1.RoleBinding](t, objs, "RoleBinding kube-system/keepalived-cloud-provider")

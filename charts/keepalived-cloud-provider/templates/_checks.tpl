@@ -14,7 +14,7 @@ loop): refused here at install time instead, naming the values.
 {{- end -}}
 {{- if .Values.agent.enabled -}}
 {{- $a := .Values.agent.env -}}
-{{- range $key, $helper := dict "KEEPALIVED_NAMESPACE" "kcp.vipNamespace" "KEEPALIVED_CONFIG_MAP" "kcp.vipConfigMap" -}}
+{{- range $key, $helper := dict "KEEPALIVED_NAMESPACE" "kcp.vipNamespace" "KEEPALIVED_CONFIG_MAP" "kcp.vipConfigMap" "KEEPALIVED_CONFIG_MAP_IPV6" "kcp.vipConfigMapIPv6" -}}
 {{- $want := include $helper $p -}}
 {{- $got := include $helper $a -}}
 {{- if ne $want $got -}}

@@ -53,6 +53,10 @@ The env list: one entry per key of the map that is not null, in key order, as st
 {{- define "kcp.vipConfigMap" -}}
 {{ include "kcp.setting" (list . "KEEPALIVED_CONFIG_MAP") | default "vip-configmap" }}
 {{- end -}}
+{{/* The IPv6 VIP ConfigMap: as set, else the first's name with -ipv6. */}}
+{{- define "kcp.vipConfigMapIPv6" -}}
+{{ include "kcp.setting" (list . "KEEPALIVED_CONFIG_MAP_IPV6") | default (printf "%s-ipv6" (include "kcp.vipConfigMap" .)) }}
+{{- end -}}
 
 {{/*
 The leader-election Lease's namespace: the controller manager's default

@@ -21,18 +21,18 @@ func (c IPCommand) run(ctx context.Context, args ...string) (string, error) {
 	return string(out), nil
 }
 
-// addresses lists the IPv4 addresses on iface.
+// addresses lists the IPv4 and IPv6 addresses on iface.
 func (c IPCommand) addresses(ctx context.Context, iface string) ([]netip.Prefix, error) {
-	out, err := c.run(ctx, "-o", "-4", "addr", "show", "dev", iface)
+	out, err := c.run(ctx, "-o", "addr", "show", "dev", iface)
 	if err != nil {
 		return nil, err
 	}
 	var prefixes []netip.Prefix
 	for _, line := range strings.Split(out, "\n") {
-		// "2: eth0    inet 10.0.0.5/24 brd ... scope global eth0\ ..."
+		// "2: eth0    inet 10.0.0.5/24 brd ... scope global eth0\ ...", or inet6
 		fields := strings.Fields(line)
 		for i := 0; i+1 < len(fields); i++ {
-			if fields[i] == "inet" {
+			if fields[i] == "inet" || fields[i] == "inet6" {
 				if p, err := netip.ParsePrefix(fields[i+1]); err == nil {
 					prefixes = append(prefixes, p)
 				}
@@ -57,7 +57,7 @@ func (c IPCommand) DefaultInterface(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("no IPv4 default route to take the interface from; set the interface explicitly")
 }
 
-// RemoveStale deletes from iface every /32 address in vips. keepalived removes its VIPs
+// RemoveStale deletes from iface every /32 or /128 address in vips. keepalived removes its VIPs
 // when it stops, but one that was killed leaves them behind, and the node would keep
 // answering ARP for addresses a peer now holds. Call it only while keepalived is not
 // running. It returns the addresses it removed.
@@ -68,7 +68,7 @@ func (c IPCommand) RemoveStale(ctx context.Context, iface string, vips map[netip
 	}
 	var removed []netip.Addr
 	for _, p := range prefixes {
-		if p.Bits() != 32 || !vips[p.Addr()] {
+		if p.Bits() != p.Addr().BitLen() || !vips[p.Addr()] {
 			continue
 		}
 		if _, err := c.run(ctx, "addr", "del", p.String(), "dev", iface); err != nil {

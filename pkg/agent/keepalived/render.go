@@ -34,12 +34,15 @@ track_file node_excluded {
 vrrp_instance {{.Name}} {
     state {{if .StartMaster}}MASTER{{else}}BACKUP{{end}}
     interface {{$.Spec.Interface}}
+{{- if .IPv6}}
+    native_ipv6
+{{- end}}
     virtual_router_id {{.RouterID}}
     priority {{.Priority}}
     advert_int {{$.Spec.AdvertInt}}
 {{- if $.Spec.Unicast}}
-{{- if $.Spec.UnicastSrc.IsValid}}
-    unicast_src_ip {{$.Spec.UnicastSrc}}
+{{- if .Src.IsValid}}
+    unicast_src_ip {{.Src}}
 {{- end}}
 {{- if .Peers}}
     unicast_peer {
@@ -62,14 +65,14 @@ vrrp_instance {{.Name}} {
 {{- if .Advertised}}
     virtual_ipaddress {
 {{- range .Advertised}}
-        {{.Addr}}/32 dev {{$.Spec.Interface}}{{if .Service}} # {{.Service}}{{end}}
+        {{.Addr}}/{{.Addr.BitLen}} dev {{$.Spec.Interface}}{{if .Service}} # {{.Service}}{{end}}
 {{- end}}
     }
 {{- end}}
 {{- if .Excluded}}
     virtual_ipaddress_excluded {
 {{- range .Excluded}}
-        {{.Addr}}/32 dev {{$.Spec.Interface}}{{if .Service}} # {{.Service}}{{end}}
+        {{.Addr}}/{{.Addr.BitLen}} dev {{$.Spec.Interface}}{{if .Service}} # {{.Service}}{{end}}
 {{- end}}
     }
 {{- end}}
@@ -80,6 +83,7 @@ vrrp_instance {{.Name}} {
 // rendered is an Instance as the template needs it.
 type rendered struct {
 	Instance
+	Src                  netip.Addr // unicast source, of the instance's family
 	Peers                []netip.Addr
 	Advertised, Excluded []VIP
 }
@@ -95,7 +99,10 @@ func Render(spec Spec) []byte {
 		HealthWeight int
 	}{spec, nil, healthWeight}
 	for _, in := range spec.Instances {
-		r := rendered{Instance: in, Peers: spec.UnicastPeers, Advertised: in.VIPs}
+		r := rendered{Instance: in, Src: spec.UnicastSrc, Peers: spec.UnicastPeers, Advertised: in.VIPs}
+		if in.IPv6 {
+			r.Src, r.Peers = spec.UnicastSrc6, spec.UnicastPeers6
+		}
 		if in.UnicastPeers != nil {
 			r.Peers = in.UnicastPeers
 		}
@@ -110,15 +117,15 @@ func Render(spec Spec) []byte {
 	return buf.Bytes()
 }
 
-var vipLine = regexp.MustCompile(`(?m)^\s+(\d+\.\d+\.\d+\.\d+)/32 dev `)
+var vipLine = regexp.MustCompile(`(?m)^\s+(\d+\.\d+\.\d+\.\d+/32|[0-9a-f:.]+/128) dev `)
 
 // VIPsIn lists the VIPs of a keepalived.conf written by Render, such as the one a
 // previous run of the agent left, whose addresses may still be on the interface.
 func VIPsIn(conf []byte) []netip.Addr {
 	var out []netip.Addr
 	for _, m := range vipLine.FindAllSubmatch(conf, -1) {
-		if a, err := netip.ParseAddr(string(m[1])); err == nil {
-			out = append(out, a)
+		if p, err := netip.ParsePrefix(string(m[1])); err == nil {
+			out = append(out, p.Addr())
 		}
 	}
 	return out

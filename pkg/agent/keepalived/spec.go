@@ -24,8 +24,11 @@ type Instance struct {
 	// nodes, while the service proxy is unhealthy: for a group of nodes that alone may
 	// forward a Service's traffic (and keepalived allows no weight with priority 255).
 	FaultWhenUnhealthy bool
-	// UnicastPeers, when set, replace Spec.UnicastPeers for this instance (a group of
-	// nodes smaller than all peers).
+	// IPv6: its VIPs are IPv6 (VRRPv3, native_ipv6; keepalived refuses mixed
+	// families and an IPv6 instance without VIPs).
+	IPv6 bool
+	// UnicastPeers, when set, replace the Spec's peers of the instance's family (a
+	// group of nodes smaller than all peers).
 	UnicastPeers []netip.Addr
 	VIPs         []VIP // sorted
 }
@@ -41,6 +44,9 @@ type Spec struct {
 	Unicast      bool
 	UnicastSrc   netip.Addr
 	UnicastPeers []netip.Addr
+	// UnicastSrc6 and UnicastPeers6 are the same for the IPv6 instances.
+	UnicastSrc6   netip.Addr
+	UnicastPeers6 []netip.Addr
 	// HealthFile, when set, is a keepalived track_file holding 0 (healthy) or 1; a 1
 	// lowers every instance's priority by healthWeight so that healthy nodes win.
 	HealthFile string

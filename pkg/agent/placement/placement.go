@@ -47,6 +47,7 @@ type Instance struct {
 	// new set of nodes is live right after the reload.
 	StartMaster bool
 	Members     []string // the nodes running it; nil for a shared instance (every node)
+	IPv6        bool     // its VIPs are IPv6 (VRRPv3); an IPv6 instance always has VIPs
 	VIPs        []VIP    // sorted by address
 }
 
@@ -61,8 +62,8 @@ const (
 
 // Plan is where every VIP goes.
 type Plan struct {
-	// Instances are those this node runs: every shared one, then the Local groups it
-	// belongs to, by router ID.
+	// Instances are those this node runs: every shared IPv4 one, the shared IPv6
+	// ones with VIPs, then the Local groups it belongs to, by router ID.
 	Instances []Instance
 	// InstanceFor names the instance of every VIP some node may announce.
 	InstanceFor map[netip.Addr]string
@@ -85,20 +86,30 @@ const (
 // router ID vrid. Names are what keepalived's notifications report.
 func SharedName(k int) string   { return fmt.Sprintf("vip_%d", k) }
 func LocalName(vrid int) string { return fmt.Sprintf("local_%d", vrid) }
+
+// Shared6Name and Local6Name are the IPv6 twins (keepalived refuses mixed families).
+func Shared6Name(k int) string   { return fmt.Sprintf("vip6_%d", k) }
+func Local6Name(vrid int) string { return fmt.Sprintf("local6_%d", vrid) }
+
+// sharedOf spreads by the address's last 32 bits: consecutive addresses, as the
+// provider hands them out, go round-robin over the shared instances.
 func sharedOf(a netip.Addr, n int) int {
-	b := a.As4()
-	return int(binary.BigEndian.Uint32(b[:]) % uint32(n))
+	b := a.As16()
+	return int(binary.BigEndian.Uint32(b[12:]) % uint32(n))
 }
 
 // Make places in.VIPs.
 func Make(in Input) Plan {
 	p := Plan{InstanceFor: map[netip.Addr]string{}, Unannounced: map[netip.Addr]Reason{}}
-	shared := make([]Instance, in.Shared)
-	for k := range shared {
-		shared[k] = Instance{Name: SharedName(k), RouterID: in.RouterIDBase + k}
-		shared[k].Priority, _ = rank(in.Node, in.Rotation, k)
+	shared := [2][]Instance{make([]Instance, in.Shared), make([]Instance, in.Shared)}
+	for k := range in.Shared {
+		prio, _ := rank(in.Node, in.Rotation, k)
+		shared[v4][k] = Instance{Name: SharedName(k), RouterID: in.RouterIDBase + k, Priority: prio}
+		shared[v6][k] = Instance{Name: Shared6Name(k), RouterID: in.RouterIDBase + k, Priority: prio, IPv6: true}
 	}
 	groups := map[string][]VIP{}
+	sharedOfService := map[string]int{} // a dual-stack Service's IPv6 VIP goes where its IPv4 one is
+	// IPv4 first (sorted puts it first), so that the IPv6 VIPs find their siblings.
 	for _, v := range sorted(in.VIPs) {
 		members := v.Eligible
 		if len(in.Rotation) > 0 {
@@ -113,18 +124,47 @@ func Make(in Input) Plan {
 			key := strings.Join(members, ",")
 			groups[key] = append(groups[key], v)
 		default: // Cluster, or Local with every announcing node eligible
-			k := sharedOf(v.Addr, in.Shared)
-			shared[k].VIPs = append(shared[k].VIPs, v)
-			p.InstanceFor[v.Addr] = shared[k].Name
+			k, ok := sharedOfService[v.Service]
+			if !ok || v.Service == "" || v.Addr.Is4() {
+				k = sharedOf(v.Addr, in.Shared)
+			}
+			if v.Addr.Is4() && v.Service != "" {
+				sharedOfService[v.Service] = k
+			}
+			f := familyOf(v.Addr)
+			shared[f][k].VIPs = append(shared[f][k].VIPs, v)
+			p.InstanceFor[v.Addr] = shared[f][k].Name
 		}
 	}
-	p.Instances = append(shared, p.placeGroups(in, groups)...)
+	p.Instances = append(shared[v4], withVIPs(shared[v6])...)
+	p.Instances = append(p.Instances, p.placeGroups(in, groups)...)
 	return p
+}
+
+// Address families, as indexes.
+const (
+	v4 = iota
+	v6
+)
+
+func familyOf(a netip.Addr) int {
+	if a.Is4() {
+		return v4
+	}
+	return v6
+}
+
+// withVIPs drops instances without VIPs: keepalived refuses an IPv6 instance without
+// one (an IPv4 one only warns, and is kept so that its mastership is settled early).
+func withVIPs(ins []Instance) []Instance {
+	return slices.DeleteFunc(ins, func(in Instance) bool { return len(in.VIPs) == 0 })
 }
 
 // placeGroups gives each group of Local VIPs a slot among in.Local: its hash, or the
 // next free one. Groups are taken in key order, so every node assigns the same slots,
 // and a new group moves no other unless it takes a slot another would have probed.
+// A group's IPv4 and IPv6 VIPs get one instance each, on the same router ID (IDs are
+// per family) and with the same priorities, so that they fail over together.
 func (p *Plan) placeGroups(in Input, groups map[string][]VIP) []Instance {
 	keys := slices.Sorted(maps.Keys(groups))
 	taken := make([]bool, in.Local)
@@ -139,19 +179,23 @@ func (p *Plan) placeGroups(in Input, groups map[string][]VIP) []Instance {
 		}
 		taken[slot] = true
 		vrid := in.RouterIDBase + in.Shared + slot
-		for _, v := range groups[key] {
-			p.InstanceFor[v.Addr] = LocalName(vrid)
-		}
 		members := strings.Split(key, ",")
-		if !slices.Contains(members, in.Node) {
-			continue
+		prio, first := rank(in.Node, members, slot)
+		if first {
+			prio = ownerPriority
 		}
-		inst := Instance{Name: LocalName(vrid), RouterID: vrid, Members: members, VIPs: groups[key]}
-		inst.Priority, inst.StartMaster = rank(in.Node, members, slot)
-		if inst.StartMaster {
-			inst.Priority = ownerPriority
+		byFamily := [2]Instance{
+			{Name: LocalName(vrid), RouterID: vrid, Members: members, Priority: prio, StartMaster: first},
+			{Name: Local6Name(vrid), RouterID: vrid, Members: members, Priority: prio, StartMaster: first, IPv6: true},
 		}
-		mine = append(mine, inst)
+		for _, v := range groups[key] {
+			f := familyOf(v.Addr)
+			byFamily[f].VIPs = append(byFamily[f].VIPs, v)
+			p.InstanceFor[v.Addr] = byFamily[f].Name
+		}
+		if slices.Contains(members, in.Node) {
+			mine = append(mine, withVIPs(byFamily[:])...)
+		}
 	}
 	slices.SortFunc(mine, func(a, b Instance) int { return a.RouterID - b.RouterID })
 	return mine

@@ -51,6 +51,12 @@ func vip(addr string, eligible ...string) VIP {
 	return VIP{Addr: netip.MustParseAddr(addr), Service: "ns/" + addr, Local: eligible != nil, Eligible: eligible}
 }
 
+// of gives v the Service of a dual-stack sibling.
+func of(service string, v VIP) VIP {
+	v.Service = service
+	return v
+}
+
 // summary is a plan as names: instance (a group by its members) -> VIPs, plus
 // unannounced by reason.
 func summary(p Plan) map[string][]string {
@@ -59,6 +65,9 @@ func summary(p Plan) map[string][]string {
 		name := in.Name
 		if in.Members != nil {
 			name = "local:" + strings.Join(in.Members, ",")
+			if in.IPv6 {
+				name = "local6:" + strings.Join(in.Members, ",")
+			}
 		}
 		out[name] = []string{}
 		for _, v := range in.VIPs {
@@ -99,6 +108,15 @@ func TestMake(t *testing.T) {
 		{name: "a Local VIP whose eligible nodes are all excluded", node: "a", local: 2, excluded: []string{"b", "c"},
 			vips: []VIP{vip("10.0.0.2", "b", "c"), vip("10.0.0.3", "a", "b")},
 			want: map[string][]string{"vip_0": {}, "vip_1": {}, "local:a,b": {"10.0.0.3"}, "nodes-excluded": {"10.0.0.2"}}},
+		{name: "a dual-stack Service's IPv6 VIP shares its IPv4 VIP's instance index", node: "a", local: 2,
+			vips: []VIP{of("ns/web", vip("10.0.0.3")), of("ns/web", vip("fd00::2")), vip("fd00::4")},
+			want: map[string][]string{"vip_0": {}, "vip_1": {"10.0.0.3"}, "vip6_0": {"fd00::4"}, "vip6_1": {"fd00::2"}}},
+		{name: "IPv6 shared instances without VIPs are not run", node: "a", local: 2,
+			vips: []VIP{vip("fd00::3")},
+			want: map[string][]string{"vip_0": {}, "vip_1": {}, "vip6_1": {"fd00::3"}}},
+		{name: "a Local group gets an instance per family", node: "a", local: 2,
+			vips: []VIP{of("ns/web", vip("10.0.0.2", "a")), of("ns/web", vip("fd00::2", "a")), vip("fd00::9", "a", "b")},
+			want: map[string][]string{"vip_0": {}, "vip_1": {}, "local:a": {"10.0.0.2"}, "local6:a": {"fd00::2"}, "local6:a,b": {"fd00::9"}}},
 		{name: "no instance left: past the cap", node: "a", local: 1,
 			vips: []VIP{vip("10.0.0.2", "a"), vip("10.0.0.3", "a", "b")},
 			want: map[string][]string{"vip_0": {}, "vip_1": {}, "local:a": {"10.0.0.2"}, "instance-cap": {"10.0.0.3"}}},

@@ -18,13 +18,15 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"k8s.io/component-base/metrics/testutil"
+
+	"github.com/munnerz/keepalived-cloud-provider/test/netns"
 )
 
 // agentProc is one keepalived-vip-agent process, run inside its node's network
 // namespace (host network, as the DaemonSet runs it); Start may be called again after
 // it exited.
 type agentProc struct {
-	node    *node
+	node    *netns.Node
 	binary  string
 	args    []string
 	dir     string // the node's --config-dir on the host
@@ -48,15 +50,13 @@ func (a *agentProc) Start() error {
 	if a.sandbox != nil {
 		argv = a.sandbox.wrap(argv...)
 	}
-	argv = append([]string{"netns", "exec", a.node.NS}, argv...)
-	_, _ = fmt.Fprintf(log, "===== ip %s\n", strings.Join(argv, " "))
-	cmd := exec.Command("ip", argv...)
-	cmd.Env = withoutVars(os.Environ(), "KEEPALIVED_", "KUBECONFIG", "NODE_NAME")
-	cmd.Stdout, cmd.Stderr = log, log
 	// Should this test die outright, the agent goes too (and stops its keepalived):
-	// ip netns exec execs, so this is the agent's (or bwrap's, and bwrap's
-	// --die-with-parent passes it on).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// netns.Command sets Pdeathsig, and ip netns exec execs, so that is the agent's (or
+	// bwrap's, and bwrap's --die-with-parent passes it on).
+	cmd := netns.Command(a.node.NS, argv...)
+	_, _ = fmt.Fprintf(log, "===== %s\n", strings.Join(cmd.Args, " "))
+	cmd.Env = netns.AgentEnv()
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting the agent for %s: %w", a.node.Name, err)
 	}
@@ -265,21 +265,6 @@ func (a *agentProc) waitHealthy(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// withoutVars drops the variables whose names start with one of prefixes or equal one.
-func withoutVars(env []string, prefixes ...string) []string {
-	var out []string
-next:
-	for _, kv := range env {
-		for _, p := range prefixes {
-			if strings.HasPrefix(kv, p) {
-				continue next
-			}
-		}
-		out = append(out, kv)
-	}
-	return out
 }
 
 // usage is a process's CPU time and resident memory from /proc.

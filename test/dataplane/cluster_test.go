@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,14 +13,12 @@ import (
 	"testing"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 
 	"github.com/munnerz/keepalived-cloud-provider/test/controlplane"
+	"github.com/munnerz/keepalived-cloud-provider/test/netns"
 )
 
 const (
@@ -29,7 +26,6 @@ const (
 	pool        = subnet + ".100-" + subnet + ".119"
 	testNS      = "dataplane"
 	peerLabel   = "dataplane.test/vip-agent"
-	agentSA     = "keepalived-vip-agent"
 	vipCM       = "vip-configmap"
 	vipCMNS     = "kube-system"
 	healthEvery = 500 * time.Millisecond
@@ -49,7 +45,7 @@ const (
 type cluster struct {
 	root     string
 	out      string // _output/dataplane: logs
-	topo     *topology
+	topo     *netns.Topology
 	cp       *controlplane.ControlPlane
 	c        kubernetes.Interface
 	provider *controlplane.Provider
@@ -60,7 +56,7 @@ type cluster struct {
 	ingressVIP string
 	// home is the node each shared-instance VIP settles on (its instance's top-ranked
 	// node), as checkSpread found it.
-	home map[string]*node
+	home map[string]*netns.Node
 }
 
 func setUp(ctx context.Context, t *testing.T) *cluster {
@@ -83,7 +79,7 @@ func setUp(ctx context.Context, t *testing.T) *cluster {
 	build(ctx, t, root, agentBin, "./cmd/keepalived-vip-agent")
 	kubeconfig := cl.agentKubeconfig(ctx, t)
 	apiPort := cl.apiServerPort(t)
-	for _, n := range cl.topo.nodes {
+	for _, n := range cl.topo.Nodes {
 		forwardIntoNetns(t, n.NS, apiPort)
 		cl.startAgent(ctx, t, n, agentBin, kubeconfig)
 	}
@@ -128,7 +124,7 @@ func (cl *cluster) startControlPlane(ctx context.Context, t *testing.T) {
 	if out, err := cl.cp.Kubectl(ctx, "apply", "-k", filepath.Join(cl.root, "manifests", "agent")); err != nil {
 		t.Fatalf("kubectl apply -k manifests/agent: %v\n%s", err, out)
 	}
-	for _, n := range cl.topo.nodes {
+	for _, n := range cl.topo.Nodes {
 		cl.createNode(ctx, t, n)
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS}}
@@ -138,15 +134,9 @@ func (cl *cluster) startControlPlane(ctx context.Context, t *testing.T) {
 }
 
 // createNode registers n as a Node with its InternalIP, as a kubelet would.
-func (cl *cluster) createNode(ctx context.Context, t *testing.T, n *node) {
+func (cl *cluster) createNode(ctx context.Context, t *testing.T, n *netns.Node) {
 	t.Helper()
-	obj := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: map[string]string{peerLabel: "true"}}}
-	obj, err := cl.c.CoreV1().Nodes().Create(ctx, obj, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.Addr.String()}}
-	if _, err := cl.c.CoreV1().Nodes().UpdateStatus(ctx, obj, metav1.UpdateOptions{}); err != nil {
+	if err := n.Register(ctx, cl.c, map[string]string{peerLabel: "true"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -174,14 +164,8 @@ func (cl *cluster) startProvider(ctx context.Context, t *testing.T) {
 // agentKubeconfig is a kubeconfig for the agent's ServiceAccount (manifests/agent RBAC).
 func (cl *cluster) agentKubeconfig(ctx context.Context, t *testing.T) string {
 	t.Helper()
-	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}
-	tok, err := cl.c.CoreV1().ServiceAccounts(vipCMNS).CreateToken(ctx, agentSA, req, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("token for ServiceAccount %s (manifests/agent): %v", agentSA, err)
-	}
 	path := filepath.Join(cl.out, "agent.kubeconfig")
-	cfg := &rest.Config{Host: cl.cp.Admin.Host, TLSClientConfig: rest.TLSClientConfig{CAData: cl.cp.Admin.CAData}, BearerToken: tok.Status.Token}
-	if err := controlplane.WriteKubeconfig(path, cfg, agentSA); err != nil {
+	if err := netns.WriteAgentKubeconfig(ctx, cl.c, cl.cp.Admin, path); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -191,23 +175,16 @@ func (cl *cluster) agentKubeconfig(ctx context.Context, t *testing.T) string {
 // gets a forwarder on the same address inside its namespace.
 func (cl *cluster) apiServerPort(t *testing.T) int {
 	t.Helper()
-	u, err := url.Parse(cl.cp.Admin.Host)
+	port, err := netns.APIServerPort(cl.cp.Admin.Host)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if u.Hostname() != "127.0.0.1" {
-		t.Fatalf("API server at %s; the node forwarders expect 127.0.0.1", cl.cp.Admin.Host)
-	}
-	port, err := strconv.Atoi(u.Port())
-	if err != nil {
-		t.Fatalf("API server at %s: %v", cl.cp.Admin.Host, err)
 	}
 	return port
 }
 
 // startAgent runs the agent for n inside n's network namespace, as the DaemonSet runs
 // it (host network); node3's under the DaemonSet's security context.
-func (cl *cluster) startAgent(ctx context.Context, t *testing.T, n *node, binary, kubeconfig string) {
+func (cl *cluster) startAgent(ctx context.Context, t *testing.T, n *netns.Node, binary, kubeconfig string) {
 	t.Helper()
 	proxyURL := cl.startProxyHealth(t, n)
 	dir := filepath.Join(cl.out, n.Name)
@@ -215,21 +192,17 @@ func (cl *cluster) startAgent(ctx context.Context, t *testing.T, n *node, binary
 		t.Fatal(err)
 	}
 	a := &agentProc{node: n, binary: binary, dir: dir, logPath: filepath.Join(cl.out, n.Name+".log"), port: agentPort,
-		client: netnsHTTPClient(n.NS)}
+		client: netns.HTTPClient(n.NS)}
 	configDir := dir
 	if n.Name == sandboxedNode {
 		sc := readSecurityContext(t, cl.root, dir)
 		a.sandbox, configDir = &sc, sc.configDir
 	}
-	a.args = []string{
-		"--kubeconfig=" + kubeconfig, "--node-name=" + n.Name, "--interface=eth0",
-		"--keepalived-command=keepalived", "--ip-command=ip",
-		"--config-dir=" + configDir, "--listen-address=127.0.0.1:" + strconv.Itoa(agentPort),
-		"--peer-node-selector=" + peerLabel + "=true", "--unicast",
-		"--vrrp-instances=" + strconv.Itoa(vrrpInstances), "--virtual-router-id-base=" + strconv.Itoa(routerIDBase),
-		"--health-check-url=" + proxyURL + "/healthz", "--health-check-interval=" + healthEvery.String(),
+	a.args = append(netns.AgentArgs(n, kubeconfig, configDir, peerLabel+"=true", agentPort),
+		"--vrrp-instances="+strconv.Itoa(vrrpInstances), "--virtual-router-id-base="+strconv.Itoa(routerIDBase),
+		"--health-check-url="+proxyURL+"/healthz", "--health-check-interval="+healthEvery.String(),
 		"--v=2",
-	}
+	)
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -246,12 +219,12 @@ func (cl *cluster) startAgent(ctx context.Context, t *testing.T, n *node, binary
 
 // startProxyHealth serves n's fake service proxy health check (kube-proxy's
 // 127.0.0.1:10256 in production) inside n's namespace and returns its URL.
-func (cl *cluster) startProxyHealth(t *testing.T, n *node) string {
+func (cl *cluster) startProxyHealth(t *testing.T, n *netns.Node) string {
 	t.Helper()
 	up := &atomic.Bool{}
 	up.Store(true)
 	cl.proxyUp[n.Name] = up
-	ln, err := listenInNetns(n.NS, "127.0.0.1:0")
+	ln, err := netns.Listen(n.NS, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+
+	"github.com/munnerz/keepalived-cloud-provider/test/netns"
 )
 
 // The foreign VRRP router: another VRRP user on the segment (a router pair, another
@@ -60,14 +62,14 @@ func (cl *cluster) testVRIDCollision(ctx context.Context, t *testing.T, vips []s
 		report(t, "foreign VRRP speaker (plain keepalived, VRID %d, %s): every agent counts it %s after it started",
 			rogueVRID, rogueAddr, time.Since(start).Round(time.Millisecond))
 	}
-	for _, n := range cl.topo.nodes {
+	for _, n := range cl.topo.Nodes {
 		a := cl.agents[n.Name]
 		if lines := a.logLines(collisionLog); !containsLine(lines, rogueAddr, strconv.Itoa(rogueVRID)) {
 			t.Errorf("%s's agent logged no %q naming VRID %d and %s; lines: %q", n.Name, collisionLog, rogueVRID, rogueAddr, lines)
 		}
 	}
 	cl.expectNodeEvent(ctx, t, "VRIDCollision", strconv.Itoa(rogueVRID), rogueAddr)
-	for _, n := range cl.topo.nodes {
+	for _, n := range cl.topo.Nodes {
 		if !cl.agents[n.Name].healthy() {
 			t.Errorf("%s's agent /healthz is not 200 during the collision", n.Name)
 		}
@@ -76,7 +78,7 @@ func (cl *cluster) testVRIDCollision(ctx context.Context, t *testing.T, vips []s
 		cl.checkAnswers(t, vip)
 	}
 
-	for _, n := range cl.topo.nodes {
+	for _, n := range cl.topo.Nodes {
 		adverts, err := cl.agents[n.Name].metric("keepalived_vip_agent_foreign_vrrp_adverts_total")
 		report(t, "foreign VRRP speaker: %s counted %v foreign adverts %s after it started", n.Name, adverts, time.Since(rogue.started).Round(time.Second))
 		if err != nil || adverts < 1 {
@@ -99,7 +101,7 @@ func (cl *cluster) testVRIDCollision(ctx context.Context, t *testing.T, vips []s
 func (cl *cluster) allAgents(metric string, ok func(float64) bool) (bool, string) {
 	all := true
 	var seen []string
-	for _, n := range cl.topo.nodes {
+	for _, n := range cl.topo.Nodes {
 		v, err := cl.agents[n.Name].metric(metric)
 		all = all && err == nil && ok(v)
 		seen = append(seen, fmt.Sprintf("%s: %v (%v)", n.Name, v, err))
@@ -155,8 +157,8 @@ type rogueRouter struct {
 // startRogue attaches a namespace to the bridge and runs a plain keepalived in it.
 func (cl *cluster) startRogue(t *testing.T) *rogueRouter {
 	t.Helper()
-	ns := strings.TrimSuffix(cl.topo.bridgeNS, "-br") + "-rogue"
-	cl.topo.addOther(t, ns, "vr", netip.MustParseAddr(rogueAddr))
+	ns := strings.TrimSuffix(cl.topo.BridgeNS, "-br") + "-rogue"
+	addOther(t, cl.topo, ns, "vr", netip.MustParseAddr(rogueAddr))
 	r := &rogueRouter{dir: filepath.Join(cl.out, "rogue")}
 	r.log = filepath.Join(r.dir, "keepalived.log")
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
@@ -171,10 +173,9 @@ func (cl *cluster) startRogue(t *testing.T) *rogueRouter {
 		t.Fatal(err)
 	}
 	defer func() { _ = log.Close() }()
-	r.cmd = exec.Command("ip", "netns", "exec", ns, "keepalived", "--dont-fork", "--log-console", "--vrrp",
+	r.cmd = netns.Command(ns, "keepalived", "--dont-fork", "--log-console", "--vrrp",
 		"--use-file", conf, "--pid", filepath.Join(r.dir, "keepalived.pid"), "--vrrp_pid", filepath.Join(r.dir, "vrrp.pid"))
 	r.cmd.Stdout, r.cmd.Stderr = log, log
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/munnerz/keepalived-cloud-provider/test/controlplane"
+	"github.com/munnerz/keepalived-cloud-provider/test/netns"
 )
 
 // Failover limits the test enforces: the targets (1 s after SIGTERM of the agent, 4 s
@@ -81,7 +82,7 @@ func (cl *cluster) announce(ctx context.Context, t *testing.T, name string) stri
 			}
 			inConfigMap = time.Now()
 		}
-		holders := cl.topo.holders(vip)
+		holders := cl.topo.Holders(vip)
 		if len(holders) == 0 {
 			return false, "no node holds " + vip
 		}
@@ -107,14 +108,14 @@ func (cl *cluster) announce(ctx context.Context, t *testing.T, name string) stri
 // checkAnswers checks that vip is on exactly one node, which answers ARP and ping.
 func (cl *cluster) checkAnswers(t *testing.T, vip string) {
 	t.Helper()
-	holders := cl.topo.holders(vip)
+	holders := cl.topo.Holders(vip)
 	if len(holders) != 1 {
 		t.Fatalf("%s is on nodes %v; want exactly one", vip, holders)
 	}
-	if mac := cl.topo.arpOwner(vip); mac != cl.topo.node(holders[0]).MAC {
-		t.Fatalf("ARP for %s answered by %q; want %s's %s", vip, mac, holders[0], cl.topo.node(holders[0]).MAC)
+	if mac := cl.topo.ARPOwner(vip); mac != cl.topo.Node(holders[0]).MAC {
+		t.Fatalf("ARP for %s answered by %q; want %s's %s", vip, mac, holders[0], cl.topo.Node(holders[0]).MAC)
 	}
-	if err := cl.topo.ping(vip); err != nil {
+	if err := cl.topo.Ping(vip); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -140,7 +141,7 @@ func (cl *cluster) checkSpread(ctx context.Context, t *testing.T, vips []string)
 	err := poll(ctx, 15*time.Second, "every node master for some VIPs", func() (bool, string) {
 		count := map[string]int{}
 		for _, vip := range vips {
-			holders := cl.topo.holders(vip)
+			holders := cl.topo.Holders(vip)
 			if len(holders) != 1 {
 				return false, fmt.Sprintf("%s on %v", vip, holders)
 			}
@@ -154,16 +155,16 @@ func (cl *cluster) checkSpread(ctx context.Context, t *testing.T, vips []string)
 			}
 			total += m
 		}
-		return len(count) == len(cl.topo.nodes) && total == float64(len(vips)), fmt.Sprintf("VIPs per node %v", count)
+		return len(count) == len(cl.topo.Nodes) && total == float64(len(vips)), fmt.Sprintf("VIPs per node %v", count)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl.home = map[string]*node{}
+	cl.home = map[string]*netns.Node{}
 	for _, vip := range vips {
-		h := cl.topo.holders(vip)
+		h := cl.topo.Holders(vip)
 		report(t, "%s on %v", vip, h)
-		cl.home[vip] = cl.topo.node(h[0])
+		cl.home[vip] = cl.topo.Node(h[0])
 	}
 }
 
@@ -184,7 +185,7 @@ func (cl *cluster) checkHandWritten(ctx context.Context, t *testing.T) {
 	cl.editConfigMap(ctx, t, func(data map[string]string) { data[handVIP], data[badKey] = "", "default/x" })
 	err := poll(ctx, 10*time.Second, "hand-written entry announced and bad key counted", func() (bool, string) {
 		bad, _ := cl.agents["node1"].metric("keepalived_vip_agent_bad_entries")
-		holders := cl.topo.holders(handVIP)
+		holders := cl.topo.Holders(handVIP)
 		return len(holders) == 1 && bad == 1, fmt.Sprintf("holders %v, bad_entries %v", holders, bad)
 	})
 	if err != nil {
@@ -193,7 +194,7 @@ func (cl *cluster) checkHandWritten(ctx context.Context, t *testing.T) {
 	cl.checkAnswers(t, handVIP)
 	cl.editConfigMap(ctx, t, func(data map[string]string) { delete(data, handVIP); delete(data, badKey) })
 	err = poll(ctx, 10*time.Second, "hand-written entry gone", func() (bool, string) {
-		holders := cl.topo.holders(handVIP)
+		holders := cl.topo.Holders(handVIP)
 		return len(holders) == 0, fmt.Sprintf("holders %v", holders)
 	})
 	if err != nil {
@@ -233,7 +234,7 @@ func (cl *cluster) failoverOnAgentStop(ctx context.Context, t *testing.T, vip st
 	if err := a.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if h := cl.topo.holders(vip); slices.Contains(h, holder.Name) {
+	if h := cl.topo.Holders(vip); slices.Contains(h, holder.Name) {
 		t.Errorf("%s still has %s after its agent stopped", holder.Name, vip)
 	}
 	if err := a.Start(); err != nil {
@@ -281,13 +282,13 @@ func (cl *cluster) failoverOnProxyUnhealthy(ctx context.Context, t *testing.T, v
 }
 
 // holderAndOthers are the node that holds vip and every other node.
-func (cl *cluster) holderAndOthers(t *testing.T, vip string) (holder *node, others []*node) {
+func (cl *cluster) holderAndOthers(t *testing.T, vip string) (holder *netns.Node, others []*netns.Node) {
 	t.Helper()
-	holders := cl.topo.holders(vip)
+	holders := cl.topo.Holders(vip)
 	if len(holders) != 1 {
 		t.Fatalf("%s is on %v; want one node", vip, holders)
 	}
-	for _, n := range cl.topo.nodes {
+	for _, n := range cl.topo.Nodes {
 		if n.Name == holders[0] {
 			holder = n
 		} else {
@@ -299,11 +300,11 @@ func (cl *cluster) holderAndOthers(t *testing.T, vip string) (holder *node, othe
 
 // waitAnswer waits until one of want answers ARP for vip and says which, and how long
 // after start.
-func (cl *cluster) waitAnswer(ctx context.Context, t *testing.T, vip string, want []*node, start time.Time, limit time.Duration) (*node, time.Duration) {
+func (cl *cluster) waitAnswer(ctx context.Context, t *testing.T, vip string, want []*netns.Node, start time.Time, limit time.Duration) (*netns.Node, time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithDeadline(ctx, start.Add(limit))
 	defer cancel()
-	n, took, err := cl.topo.waitAnswer(ctx, vip, want, start)
+	n, took, err := cl.topo.WaitAnswer(ctx, vip, want, start)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,15 +313,15 @@ func (cl *cluster) waitAnswer(ctx context.Context, t *testing.T, vip string, wan
 
 // waitBack waits until n, healthy again, holds vip alone again (it has the higher
 // priority for vip's instance and preempts), so the next step starts from the same state.
-func (cl *cluster) waitBack(ctx context.Context, t *testing.T, vip string, n *node) {
+func (cl *cluster) waitBack(ctx context.Context, t *testing.T, vip string, n *netns.Node) {
 	t.Helper()
 	if err := cl.agents[n.Name].waitHealthy(ctx); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
 	err := poll(ctx, 30*time.Second, vip+" back on "+n.Name, func() (bool, string) {
-		h := cl.topo.holders(vip)
-		return len(h) == 1 && h[0] == n.Name && cl.topo.arpOwner(vip) == n.MAC, fmt.Sprintf("holders %v", h)
+		h := cl.topo.Holders(vip)
+		return len(h) == 1 && h[0] == n.Name && cl.topo.ARPOwner(vip) == n.MAC, fmt.Sprintf("holders %v", h)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -372,7 +373,7 @@ func (cl *cluster) deleteAll(ctx context.Context, t *testing.T, vips []string) {
 	err = poll(ctx, 30*time.Second, "every VIP gone from every node", func() (bool, string) {
 		var left []string
 		for _, vip := range vips {
-			if h := cl.topo.holders(vip); len(h) > 0 {
+			if h := cl.topo.Holders(vip); len(h) > 0 {
 				left = append(left, fmt.Sprintf("%s on %v", vip, h))
 			}
 		}

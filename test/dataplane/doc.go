@@ -1,10 +1,10 @@
 // Package dataplane tests the whole system on real networking: network namespaces as
-// nodes and a client, joined by a bridge in a namespace of its own; a real
-// kube-apiserver and etcd (test/controlplane); the provider; and one
-// keepalived-vip-agent per node, run inside its node's namespace as the DaemonSet runs
-// it (host network), reaching the API server through a forwarder on the node's
-// 127.0.0.1 (netnsdial_test.go). One node's agent runs under exactly the DaemonSet's
-// security context (bubblewrap and setpriv, sandbox_test.go).
+// nodes and a client, joined by a bridge in a namespace of its own (test/netns, which
+// the demo shares); a real kube-apiserver and etcd (test/controlplane); the provider;
+// and one keepalived-vip-agent per node, run inside its node's namespace as the
+// DaemonSet runs it (host network), reaching the API server through a forwarder on the
+// node's 127.0.0.1 (test/netns/setns.go). One node's agent runs under exactly the
+// DaemonSet's security context (bubblewrap and setpriv, sandbox_test.go).
 //
 // It needs root, iproute2 with netns support, keepalived, ping, arping, bwrap and
 // setpriv. Without them it skips with one line saying what is missing; with

@@ -19,6 +19,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/munnerz/keepalived-cloud-provider/test/controlplane"
+	"github.com/munnerz/keepalived-cloud-provider/test/netns"
 )
 
 // Limits for externalTrafficPolicy Local: the targets (3 s for a moved endpoint, 4 s
@@ -68,7 +69,7 @@ func (cl *cluster) etpOnOneNode(ctx context.Context, t *testing.T) string {
 			inConfigMap = time.Now()
 			cl.ingressVIP = vip
 		}
-		h := cl.topo.holders(vip)
+		h := cl.topo.Holders(vip)
 		return slices.Equal(h, []string{"node1"}), fmt.Sprintf("%s on %v", vip, h)
 	})
 	if err != nil {
@@ -87,15 +88,15 @@ func (cl *cluster) etpOnOneNode(ctx context.Context, t *testing.T) string {
 // and node1 no longer holds the VIP.
 func (cl *cluster) etpEndpointMove(ctx context.Context, t *testing.T, vip string) {
 	t.Helper()
-	node2 := cl.topo.node("node2")
+	node2 := cl.topo.Node("node2")
 	start := time.Now()
 	cl.setEndpoints(ctx, t, etpService, cl.endpoint("node2", true, true, false))
 	err := poll(ctx, 15*time.Second, vip+" on node2 alone, answering", func() (bool, string) {
-		h := cl.topo.holders(vip)
+		h := cl.topo.Holders(vip)
 		if !slices.Equal(h, []string{"node2"}) {
 			return false, fmt.Sprintf("holders %v", h)
 		}
-		owner := cl.topo.arpOwner(vip)
+		owner := cl.topo.ARPOwner(vip)
 		return owner == node2.MAC, "ARP answered by " + owner
 	})
 	if err != nil {
@@ -119,21 +120,21 @@ func (cl *cluster) etpNotReady(ctx context.Context, t *testing.T, vip string) {
 	start := time.Now()
 	cl.setEndpoints(ctx, t, etpService, cl.endpoint("node2", false, false, false))
 	err := poll(ctx, 10*time.Second, "no node holding "+vip, func() (bool, string) {
-		h := cl.topo.holders(vip)
+		h := cl.topo.Holders(vip)
 		return len(h) == 0, fmt.Sprintf("holders %v", h)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	report(t, "ETP endpoint not ready (ready false, serving false): %s on no node after %s", vip, time.Since(start).Round(time.Millisecond))
-	if owner := cl.topo.arpOwner(vip); owner != "" {
+	if owner := cl.topo.ARPOwner(vip); owner != "" {
 		t.Errorf("ARP for %s answered by %s with no ready endpoint", vip, owner)
 	}
 	noEndpoint := map[string]string{"reason": "no-ready-endpoint"}
 	err = poll(ctx, 10*time.Second, `unannounced_vips{reason="no-ready-endpoint"} 1 on every agent`, func() (bool, string) {
 		var seen []string
 		ok := true
-		for _, n := range cl.topo.nodes {
+		for _, n := range cl.topo.Nodes {
 			v, found := cl.agents[n.Name].metricWith("keepalived_vip_agent_unannounced_vips", noEndpoint)
 			ok = ok && found && v == 1
 			seen = append(seen, fmt.Sprintf("%s: %v (found %v)", n.Name, v, found))
@@ -149,7 +150,7 @@ func (cl *cluster) etpNotReady(ctx context.Context, t *testing.T, vip string) {
 	start = time.Now()
 	cl.setEndpoints(ctx, t, etpService, cl.endpoint("node2", false, true, true))
 	err = poll(ctx, 10*time.Second, vip+" on node2 again (serving, terminating)", func() (bool, string) {
-		h := cl.topo.holders(vip)
+		h := cl.topo.Holders(vip)
 		return slices.Equal(h, []string{"node2"}), fmt.Sprintf("holders %v", h)
 	})
 	if err != nil {
@@ -167,7 +168,7 @@ func (cl *cluster) etpPowerLoss(ctx context.Context, t *testing.T, vip string) {
 	cl.setEndpoints(ctx, t, etpService, cl.endpoint("node1", true, true, false), cl.endpoint("node2", true, true, false))
 	eligible := []string{"node1", "node2"}
 	holder := cl.stableHolder(ctx, t, vip, eligible)
-	other := cl.topo.node(eligible[1-slices.Index(eligible, holder.Name)])
+	other := cl.topo.Node(eligible[1-slices.Index(eligible, holder.Name)])
 	a := cl.agents[holder.Name]
 	parent, child, err := a.keepalivedPIDs()
 	if err != nil {
@@ -188,19 +189,19 @@ func (cl *cluster) etpPowerLoss(ctx context.Context, t *testing.T, vip string) {
 				t.Error(err)
 			}
 		}
-		if _, err := ip("-n", cl.topo.bridgeNS, "link", "set", holder.Port, "up"); err != nil {
+		if _, err := netns.IP("-n", cl.topo.BridgeNS, "link", "set", holder.Port, "up"); err != nil {
 			t.Error(err)
 		}
 	}
 	t.Cleanup(restore)
-	watch := cl.watchHolder(vip, cl.topo.node("node3"))
+	watch := cl.watchHolder(vip, cl.topo.Node("node3"))
 	start := time.Now()
-	mustIP(t, "-n", cl.topo.bridgeNS, "link", "set", holder.Port, "down")
+	mustIP(t, "-n", cl.topo.BridgeNS, "link", "set", holder.Port, "down")
 	_ = syscall.Kill(child, syscall.SIGKILL)
 	_ = syscall.Kill(parent, syscall.SIGKILL)
 	a.kill()
-	var others []*node
-	for _, n := range cl.topo.nodes {
+	var others []*netns.Node
+	for _, n := range cl.topo.Nodes {
 		if n != holder {
 			others = append(others, n)
 		}
@@ -227,13 +228,13 @@ func (cl *cluster) etpPowerLoss(ctx context.Context, t *testing.T, vip string) {
 
 // stableHolder waits until vip is on exactly one of nodes, answering ARP, and stays
 // there for 2 s.
-func (cl *cluster) stableHolder(ctx context.Context, t *testing.T, vip string, nodes []string) *node {
+func (cl *cluster) stableHolder(ctx context.Context, t *testing.T, vip string, nodes []string) *netns.Node {
 	t.Helper()
 	var since time.Time
 	var last string
 	err := poll(ctx, 30*time.Second, vip+" on exactly one of "+strings.Join(nodes, ", ")+" for 2s", func() (bool, string) {
-		h := cl.topo.holders(vip)
-		if len(h) != 1 || !slices.Contains(nodes, h[0]) || cl.topo.arpOwner(vip) != cl.topo.node(h[0]).MAC {
+		h := cl.topo.Holders(vip)
+		if len(h) != 1 || !slices.Contains(nodes, h[0]) || cl.topo.ARPOwner(vip) != cl.topo.Node(h[0]).MAC {
 			last = ""
 			return false, fmt.Sprintf("holders %v", h)
 		}
@@ -245,14 +246,14 @@ func (cl *cluster) stableHolder(ctx context.Context, t *testing.T, vip string, n
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cl.topo.node(last)
+	return cl.topo.Node(last)
 }
 
 // expectOnlyOn samples vip's holders for d: always exactly want.
 func (cl *cluster) expectOnlyOn(t *testing.T, vip string, d time.Duration, want ...string) {
 	t.Helper()
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if h := cl.topo.holders(vip); !slices.Equal(h, want) {
+		if h := cl.topo.Holders(vip); !slices.Equal(h, want) {
 			t.Errorf("%s on %v; want only on %v", vip, h, want)
 			return
 		}
@@ -261,7 +262,7 @@ func (cl *cluster) expectOnlyOn(t *testing.T, vip string, d time.Duration, want 
 
 // watchHolder samples whether n holds vip every 50 ms until the returned function is
 // called, which returns when it did.
-func (cl *cluster) watchHolder(vip string, n *node) func() []string {
+func (cl *cluster) watchHolder(vip string, n *netns.Node) func() []string {
 	var mu sync.Mutex
 	var seen []string
 	stop, done := make(chan struct{}), make(chan struct{})
@@ -269,7 +270,7 @@ func (cl *cluster) watchHolder(vip string, n *node) func() []string {
 	go func() {
 		defer close(done)
 		for {
-			if cl.topo.addrs(n)[vip] {
+			if cl.topo.Addrs(n)[vip] {
 				mu.Lock()
 				seen = append(seen, time.Since(start).Round(time.Millisecond).String())
 				mu.Unlock()
@@ -298,7 +299,7 @@ func (cl *cluster) expectAnnounced(ctx context.Context, t *testing.T, vip, servi
 	err := poll(ctx, 10*time.Second, fmt.Sprintf("vip_announced%v 1 on %q only", labels, holder), func() (bool, string) {
 		var seen []string
 		ok := true
-		for _, n := range cl.topo.nodes {
+		for _, n := range cl.topo.Nodes {
 			v, found := cl.agents[n.Name].metricWith("keepalived_vip_agent_vip_announced", labels)
 			want := 0.0
 			if n.Name == holder {
@@ -360,7 +361,7 @@ func containsAll(s string, texts []string) bool {
 
 // endpoint is one endpoint of a pod on node with the given conditions.
 func (cl *cluster) endpoint(nodeName string, ready, serving, terminating bool) discoveryv1.Endpoint {
-	i := slices.IndexFunc(cl.topo.nodes, func(n *node) bool { return n.Name == nodeName })
+	i := slices.IndexFunc(cl.topo.Nodes, func(n *netns.Node) bool { return n.Name == nodeName })
 	return discoveryv1.Endpoint{
 		Addresses: []string{fmt.Sprintf("10.244.%d.10", i+1)},
 		NodeName:  ptr.To(nodeName),

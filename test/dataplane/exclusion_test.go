@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+
+	"github.com/munnerz/keepalived-cloud-provider/test/netns"
 )
 
 // excludeLabel is the label that keeps a node out of external load balancers (the
@@ -37,14 +39,14 @@ func (cl *cluster) testExclusion(ctx context.Context, t *testing.T, vip string) 
 	start := time.Now()
 	cl.labelNode(ctx, t, holder.Name, ptr.To(""))
 	var goneAfter, answerAfter time.Duration
-	var answerer *node
+	var answerer *netns.Node
 	err := poll(ctx, 15*time.Second, "no VIP left on "+holder.Name+" and another node answering for "+vip, func() (bool, string) {
-		left := cl.topo.addrs(holder)
+		left := cl.topo.Addrs(holder)
 		if goneAfter == 0 && len(left) == 0 {
 			goneAfter = time.Since(start)
 		}
 		if answerer == nil {
-			if n := cl.topo.nodeByMAC(cl.topo.arpOwner(vip)); n != nil && n != holder {
+			if n := cl.topo.NodeByMAC(cl.topo.ARPOwner(vip)); n != nil && n != holder {
 				answerer, answerAfter = n, time.Since(start)
 			}
 		}
@@ -63,7 +65,7 @@ func (cl *cluster) testExclusion(ctx context.Context, t *testing.T, vip string) 
 		t.Error(err)
 	}
 	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
-		if left := cl.topo.addrs(holder); len(left) > 0 {
+		if left := cl.topo.Addrs(holder); len(left) > 0 {
 			t.Errorf("excluded %s holds %v again", holder.Name, slices.Sorted(maps.Keys(left)))
 			break
 		}
@@ -99,7 +101,7 @@ func (cl *cluster) labelNode(ctx context.Context, t *testing.T, node string, val
 func (cl *cluster) homesNow() map[string][]string {
 	now := map[string][]string{}
 	for vip := range cl.home {
-		now[vip] = cl.topo.holders(vip)
+		now[vip] = cl.topo.Holders(vip)
 	}
 	return now
 }

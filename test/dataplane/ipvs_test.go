@@ -3,10 +3,11 @@ package dataplane
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/munnerz/keepalived-cloud-provider/test/netns"
 )
 
 const (
@@ -19,15 +20,15 @@ const (
 // kube-ipvs0, without strictARP's sysctls: node2's agent must say so (metric 1), the
 // others not; with arp_ignore=1 and arp_announce=2 (what strictARP sets) it is 0 again.
 func (cl *cluster) testIPVSStrictARP(ctx context.Context, t *testing.T) {
-	n := cl.topo.node("node2")
+	n := cl.topo.Node("node2")
 	// kube-proxy makes a dummy; this kernel may have no dummy driver, and the agent
 	// only looks for the name.
 	kind := "dummy"
-	if _, err := ip("-n", n.NS, "link", "add", "kube-ipvs0", "type", "dummy"); err != nil {
+	if _, err := netns.IP("-n", n.NS, "link", "add", "kube-ipvs0", "type", "dummy"); err != nil {
 		kind = "bridge"
 		mustIP(t, "-n", n.NS, "link", "add", "kube-ipvs0", "type", "bridge")
 	}
-	t.Cleanup(func() { _, _ = ip("-n", n.NS, "link", "del", "kube-ipvs0") })
+	t.Cleanup(func() { _, _ = netns.IP("-n", n.NS, "link", "del", "kube-ipvs0") })
 	const ignore, announce = "net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.all.arp_announce"
 	oldIgnore, oldAnnounce := sysctl(t, n.NS, ignore, ""), sysctl(t, n.NS, announce, "")
 	t.Cleanup(func() { sysctl(t, n.NS, ignore, oldIgnore); sysctl(t, n.NS, announce, oldAnnounce) })
@@ -55,7 +56,7 @@ func (cl *cluster) waitIPVSMetric(ctx context.Context, t *testing.T, node, why s
 	err := poll(ctx, ipvsLimit, fmt.Sprintf("%s 1 on %q only (%s)", ipvsMetric, node, why), func() (bool, string) {
 		ok := true
 		var seen []string
-		for _, n := range cl.topo.nodes {
+		for _, n := range cl.topo.Nodes {
 			v, err := cl.agents[n.Name].metric(ipvsMetric)
 			want := 0.0
 			if n.Name == node {
@@ -75,13 +76,13 @@ func (cl *cluster) waitIPVSMetric(ctx context.Context, t *testing.T, node, why s
 // it had.
 func sysctl(t *testing.T, ns, key, value string) string {
 	t.Helper()
-	out, err := exec.Command("ip", "netns", "exec", ns, "sysctl", "-n", key).CombinedOutput()
+	out, err := netns.Command(ns, "sysctl", "-n", key).CombinedOutput()
 	if err != nil {
 		t.Errorf("sysctl %s in %s: %v: %s", key, ns, err, out)
 	}
 	old := strings.TrimSpace(string(out))
 	if value != "" {
-		if out, err := exec.Command("ip", "netns", "exec", ns, "sysctl", "-w", key+"="+value).CombinedOutput(); err != nil {
+		if out, err := netns.Command(ns, "sysctl", "-w", key+"="+value).CombinedOutput(); err != nil {
 			t.Errorf("sysctl -w %s=%s in %s: %v: %s", key, value, ns, err, out)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,6 +14,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/munnerz/keepalived-cloud-provider/test/netns"
 )
 
 // securityContext is what manifests/agent/daemonset.yaml grants the agent's container,
@@ -221,8 +222,7 @@ func (s securityContext) checkFileSystem(t *testing.T, ns string) {
 		probe := filepath.Join(mount, ".dataplane-probe")
 		script += fmt.Sprintf(` ; touch %[1]s || exit 2; rm -f %[1]s`, probe)
 	}
-	argv := append([]string{"netns", "exec", ns}, s.wrap("sh", "-c", script)...)
-	out, err := exec.Command("ip", argv...).CombinedOutput()
+	out, err := netns.Command(ns, s.wrap("sh", "-c", script)...).CombinedOutput()
 	if err != nil {
 		t.Errorf("in the agent's sandbox, %q: %v\n%s", script, err, out)
 		return

@@ -53,7 +53,7 @@ func (cl *cluster) testManyVIPs(ctx context.Context, t *testing.T) {
 		t.Fatal(err)
 	}
 	report(t, "%d VIPs: all on exactly one node after %s (per node %v)", manyVIPs, time.Since(start).Round(time.Millisecond), perNode)
-	for _, n := range cl.topo.nodes {
+	for _, n := range cl.topo.Nodes {
 		a := cl.agents[n.Name]
 		agent, _ := procUsage(a.pid)
 		parent, child, err := a.keepalivedPIDs()
@@ -66,7 +66,7 @@ func (cl *cluster) testManyVIPs(ctx context.Context, t *testing.T) {
 		report(t, "%d VIPs: keepalived on %s RSS %.1f MiB (parent %.1f + VRRP child %.1f), agent RSS %.1f MiB",
 			manyVIPs, n.Name, float64(p.rss+c.rss)/(1<<20), float64(p.rss)/(1<<20), float64(c.rss)/(1<<20), float64(agent.rss)/(1<<20))
 	}
-	for _, n := range cl.topo.nodes {
+	for _, n := range cl.topo.Nodes {
 		if lines := cl.agents[n.Name].logLines(exceedsMaximum); len(lines) > 0 {
 			t.Errorf("%s's keepalived logged %q %d times, e.g. %s", n.Name, exceedsMaximum, len(lines), lines[0])
 		}
@@ -77,8 +77,8 @@ func (cl *cluster) testManyVIPs(ctx context.Context, t *testing.T) {
 	err = poll(ctx, manyLimit, fmt.Sprintf("%d VIPs gone from every node", manyVIPs), func() (bool, string) {
 		time.Sleep(200 * time.Millisecond)
 		left := 0
-		for _, n := range cl.topo.nodes {
-			addrs := cl.topo.addrs(n)
+		for _, n := range cl.topo.Nodes {
+			addrs := cl.topo.Addrs(n)
 			for _, v := range vips {
 				if addrs[v] {
 					left++
@@ -98,8 +98,8 @@ func (cl *cluster) testManyVIPs(ctx context.Context, t *testing.T) {
 func (cl *cluster) placement(vips []string) (missing, doubled int, perNode map[string]int) {
 	perNode = map[string]int{}
 	sets := map[string]map[string]bool{}
-	for _, n := range cl.topo.nodes {
-		sets[n.Name] = cl.topo.addrs(n)
+	for _, n := range cl.topo.Nodes {
+		sets[n.Name] = cl.topo.Addrs(n)
 	}
 	for _, v := range vips {
 		on := 0

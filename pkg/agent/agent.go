@@ -271,13 +271,12 @@ func (a *Agent) specFor(plan placement.Plan, peers []Peer) keepalived.Spec {
 	addrs := map[string][2]netip.Addr{}
 	for _, p := range peers {
 		addrs[p.Name] = [2]netip.Addr{p.Addr, p.Addr6}
-		switch {
-		case p.Name == a.cfg.NodeName:
+		if p.Name == a.cfg.NodeName {
 			spec.UnicastSrc, spec.UnicastSrc6 = p.Addr, p.Addr6
-		default:
-			spec.UnicastPeers = appendValid(spec.UnicastPeers, p.Addr)
-			spec.UnicastPeers6 = appendValid(spec.UnicastPeers6, p.Addr6)
+			continue
 		}
+		spec.UnicastPeers = appendValid(spec.UnicastPeers, p.Addr)
+		spec.UnicastPeers6 = appendValid(spec.UnicastPeers6, p.Addr6)
 	}
 	for _, in := range plan.Instances {
 		ki := keepalived.Instance{Name: in.Name, RouterID: in.RouterID, Priority: in.Priority, StartMaster: in.StartMaster,

@@ -71,7 +71,7 @@ func TestRenderGolden(t *testing.T) {
 		{name: "node_not_among_peers", cm: configMap(map[string]string{"10.210.38.65": "default/echo"}),
 			config: func(c *Config) { c.NodeName = "node-z"; c.Unicast = true }},
 		{name: "dual_stack", cm: configMap(map[string]string{"10.210.38.65": "default/echo", "10.210.38.66": "default/web"}),
-			cm6: configMap(map[string]string{"2001-db8--5": "default/echo", "2001-db8--8": "default/v6only", "fd00--9": "ingress/nginx"}),
+			cm6:   configMap(map[string]string{"2001-db8--5": "default/echo", "2001-db8--8": "default/v6only", "fd00--9": "ingress/nginx"}),
 			local: map[string][]string{"fd00::9": {"node-b", "node-c"}},
 			config: func(c *Config) {
 				c.Unicast, c.LocalInstances = true, 4

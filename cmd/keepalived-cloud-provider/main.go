@@ -90,7 +90,7 @@ func checkPoolsCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cmd.SilenceUsage = true
-			pools, warnings, err := poolconfig.Load(args[0])
+			pools, warnings, err := poolconfig.LoadDualStack(args[0])
 			for _, w := range warnings {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
 			}

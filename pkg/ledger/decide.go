@@ -174,7 +174,31 @@ func (l *Ledger) permitted(svc Service) (netip.Addr, error) {
 		return refuse(fmt.Errorf("%w: it lies outside every address pool; request one inside a pool that serves namespace %q, or ask the operator to allow requests outside the pools (%s)",
 			ipam.ErrNotInPool, svc.Namespace, l.opts.OutsideHint))
 	}
+	if err := ipam.CheckUnpooled(addr); err != nil {
+		return refuse(err)
+	}
 	return addr, nil
+}
+
+// errNoFamily refuses a Service whose candidate pools have no range of the
+// ledger's family.
+func (l *Ledger) errNoFamily(svc Service, names []string) error {
+	label := ""
+	if svc.Pool != "" {
+		label = svc.Pool // a pool that exists: Candidates checked the name
+	}
+	fam := l.opts.Family.String()
+	return &AllocationError{Pool: label, Reason: ReasonNotAllowed, Err: fmt.Errorf(
+		"no address pool serving namespace %q has %s addresses (pools %s have none): add an %s range to one of them, or name a pool that has one with annotation %s",
+		svc.Namespace, fam, quoted(names), fam, poolconfig.PoolAnnotation)}
+}
+
+func quoted(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
 }
 
 func (l *Ledger) isPoolEdge(addr netip.Addr) bool {
@@ -237,12 +261,18 @@ func (l *Ledger) allocate(svc Service) (netip.Addr, error) {
 	}
 	if len(names) == 0 {
 		return netip.Addr{}, &AllocationError{Reason: ReasonNotAllowed, Err: fmt.Errorf(
-			"no address pool hands out addresses in namespace %q: add it to a pool's namespaces, name a pool with annotation %s, or request an address",
-			svc.Namespace, poolconfig.PoolAnnotation)}
+			"no address pool hands out %saddresses in namespace %q: add it to a pool's namespaces, name a pool with annotation %s, or request an address",
+			l.familyWord(), svc.Namespace, poolconfig.PoolAnnotation)}
+	}
+	if ours := l.servedNames(names); len(ours) < len(names) {
+		if len(ours) == 0 {
+			return netip.Addr{}, l.errNoFamily(svc, names)
+		}
+		names = ours
 	}
 	var full joined
 	for _, name := range names {
-		addr, err := l.alloc.Allocate(name)
+		addr, err := l.alloc.AllocateFamily(name, ipamFamily(l.opts.Family))
 		if !errors.Is(err, ipam.ErrExhausted) {
 			return addr, err
 		}

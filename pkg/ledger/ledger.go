@@ -51,6 +51,9 @@ type Options struct {
 	ConfigMap string
 	// Capacity is what the ConfigMap's entries may take: zero means no limit.
 	Capacity Size
+	// Family is the one address family the ledger decides and publishes (see
+	// family.go); the zero value is IPv4, the legacy ConfigMap.
+	Family vipconfig.Family
 }
 
 // Size is what entries take in the ConfigMap: data (keys and values) and the
@@ -102,6 +105,7 @@ type Ledger struct {
 	mu       sync.Mutex
 	opts     Options
 	alloc    *ipam.Allocator
+	served   map[string]bool // the pools with ranges of the ledger's family
 	services map[types.UID]*record
 	owners   map[netip.Addr]*owner // every address in use; its slot is taken in alloc
 	size     Size                  // published size of the held entries
@@ -113,27 +117,15 @@ type Ledger struct {
 
 // New returns an empty ledger that refuses decisions until Rebuild.
 func New(opts Options, report func(Event)) (*Ledger, error) {
-	alloc, err := newAllocator(opts.Pools)
+	alloc, served, err := newAllocator(opts)
 	if err != nil {
 		return nil, err
 	}
 	if report == nil {
 		report = func(Event) {}
 	}
-	return &Ledger{opts: opts, alloc: alloc, report: report, services: map[types.UID]*record{},
+	return &Ledger{opts: opts, alloc: alloc, served: served, report: report, services: map[types.UID]*record{},
 		owners: map[netip.Addr]*owner{}, outside: map[netip.Addr]bool{}}, nil
-}
-
-func newAllocator(pools *poolconfig.Config) (*ipam.Allocator, error) {
-	var ps []ipam.Pool
-	if pools != nil {
-		ps = pools.IPAMPools()
-	}
-	alloc, err := ipam.NewAllocator(ps...)
-	if err != nil {
-		return nil, fmt.Errorf("address pools: %w", err)
-	}
-	return alloc, nil
 }
 
 // Holds reports whether the Service holds addr.

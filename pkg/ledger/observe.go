@@ -9,7 +9,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
@@ -49,19 +48,19 @@ const (
 // then the addresses Services ask for. Entries of ours that nothing backs are left
 // out of the view, so the next write removes them.
 func (l *Ledger) Rebuild(services []Service, snap vipconfig.Snapshot) error {
-	alloc, err := newAllocator(l.opts.Pools)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	alloc, served, err := newAllocator(l.opts)
 	if err != nil {
 		return err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.alloc, l.size = alloc, Size{}
+	l.alloc, l.served, l.size = alloc, served, Size{}
 	clear(l.services)
 	clear(l.owners)
 	clear(l.outside)
 	// A conflict goes to the Service the ConfigMap publishes the address for, as before the rebuild.
 	slices.SortFunc(services, func(a, b Service) int {
-		return cmp.Or(cmp.Compare(unpublished(snap, a), unpublished(snap, b)), cmp.Compare(a.Key, b.Key))
+		return cmp.Or(cmp.Compare(l.unpublished(snap, a), l.unpublished(snap, b)), cmp.Compare(a.Key, b.Key))
 	})
 	byKey := map[string]*record{}
 	for _, svc := range services {
@@ -91,8 +90,8 @@ func (l *Ledger) Rebuild(services []Service, snap vipconfig.Snapshot) error {
 }
 
 // unpublished is 0 if snap publishes the address svc's status shows for svc, else 1.
-func unpublished(snap vipconfig.Snapshot, svc Service) int {
-	key := svc.Status.String()
+func (l *Ledger) unpublished(snap vipconfig.Snapshot, svc Service) int {
+	key := l.keyOf(svc.Status)
 	if e, err := vipconfig.ParseValue(snap.Data[key]); err == nil && snap.Listed[key] && e.Service == svc.Key {
 		return 0
 	}
@@ -102,7 +101,7 @@ func unpublished(snap vipconfig.Snapshot, svc Service) int {
 // adopt holds the entries of ours that name a Service waiting for its status.
 func (l *Ledger) adopt(snap vipconfig.Snapshot, services map[string]*record) {
 	for _, key := range slices.Sorted(maps.Keys(snap.Listed)) {
-		addr, entry, err := vipconfig.ParseEntry(key, snap.Data[key])
+		addr, entry, err := l.opts.Family.ParseEntry(key, snap.Data[key])
 		if err != nil {
 			continue // an edited value: repaired or reported once the view is published
 		}
@@ -132,7 +131,7 @@ func (l *Ledger) ObserveConfigMap(snap vipconfig.Snapshot) {
 func (l *Ledger) observe(snap vipconfig.Snapshot) {
 	seen := map[netip.Addr]bool{}
 	for key, value := range snap.Data {
-		addr, ok := vipconfig.CanonicalKey(key)
+		addr, ok := l.opts.Family.CanonicalKey(key)
 		if !ok {
 			continue
 		}
@@ -186,7 +185,7 @@ func (l *Ledger) foreignAppeared(addr netip.Addr, value string) {
 		l.gen++ // its entry leaves the view
 		l.report(Event{Service: r.key, UID: r.uid, Addr: addr, Kind: Clash, Message: fmt.Sprintf(
 			"ConfigMap %s has the key %s with value %q, written by someone else, for this Service's address; the Service keeps %s and the key is left alone: remove the key so that the entry can be published",
-			l.opts.ConfigMap, addr, value, addr)})
+			l.opts.ConfigMap, l.keyOf(addr), value, addr)})
 	case r.addr == addr:
 		l.drop(r)   // the key keeps it: passOn leaves a foreign owner alone
 		l.follow(r) // back to the address its status shows, if any
@@ -261,7 +260,7 @@ func (l *Ledger) follow(r *record) {
 	if o := l.owners[s]; o.foreign && o.svc != r {
 		l.report(Event{Service: r.key, UID: r.uid, Addr: s, Kind: Clash, Message: fmt.Sprintf(
 			"ConfigMap %s has the key %s, written by someone else, for the address this Service's status shows; the Service keeps %s and the key is left alone: remove the key so that the entry can be published",
-			l.opts.ConfigMap, s, s)})
+			l.opts.ConfigMap, l.keyOf(s), s)})
 	}
 	l.owners[s].svc = r // a reservation for someone's request is taken over: that request waits on
 	l.hold(r, s, r.wantedEntry())
@@ -314,11 +313,14 @@ func (l *Ledger) Orphans(exists func(key string, uid types.UID) bool) []types.UI
 func (l *Ledger) SetPools(pools *poolconfig.Config) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	next, err := ipam.Repool(slices.Collect(maps.Keys(l.owners)), pools.IPAMPools()...)
+	opts := l.opts
+	opts.Pools = pools
+	ps := familyPools(pools, opts.Family, opts.Forbidden)
+	next, err := stack(opts.Family).Repool(slices.Collect(maps.Keys(l.owners)), ps...)
 	if err != nil {
 		return err
 	}
-	l.alloc, l.opts.Pools, l.opts.PoolsErr = next, pools, nil
+	l.alloc, l.served, l.opts.Pools, l.opts.PoolsErr = next, poolNames(ps), pools, nil
 	l.gen++ // the usage summary changed
 	l.reportOutside()
 	return nil

@@ -5,15 +5,18 @@ import (
 	"strings"
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/ipam"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
 
 // Stats are the figures behind the metrics.
 type Stats struct {
+	Family        vipconfig.Family // the ledger's
 	Pools         []ipam.PoolUsage
-	Outside       int  // held addresses outside every pool
-	Entries       int  // held entries
-	Size          Size // their size in the ConfigMap
-	Capacity      Size // the size they may reach
+	PoolSizes     []float64 // the exact size of each of Pools (an IPv6 pool's Size saturates at 2^64-1)
+	Outside       int       // held addresses outside every pool
+	Entries       int       // held entries
+	Size          Size      // their size in the ConfigMap
+	Capacity      Size      // the size they may reach
 	ForeignKeys   int
 	BlockedByKeys int // held addresses whose entry a foreign key blocks
 }
@@ -22,7 +25,10 @@ type Stats struct {
 func (l *Ledger) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s := Stats{Pools: l.alloc.Usage(), Size: l.size, Capacity: l.opts.Capacity}
+	s := Stats{Family: l.opts.Family, Pools: l.alloc.Usage(), Size: l.size, Capacity: l.opts.Capacity}
+	for _, u := range l.familyUsage() {
+		s.PoolSizes = append(s.PoolSizes, sizeFloat(u.Size))
+	}
 	for _, r := range l.services {
 		if !r.addr.IsValid() {
 			continue
@@ -54,8 +60,8 @@ func (s Stats) Fill() float64 {
 // usageSummary is the one-line summary for people without Prometheus.
 func (l *Ledger) usageSummary() string {
 	var parts []string
-	for _, u := range l.alloc.Usage() {
-		parts = append(parts, fmt.Sprintf("%s: %d of %d in use", u.Name, u.InUse, u.Size))
+	for _, u := range l.familyUsage() {
+		parts = append(parts, fmt.Sprintf("%s: %d of %s in use", u.Name, u.InUse, u.Size))
 	}
 	if l.opts.Capacity != (Size{}) {
 		s := Stats{Size: l.size, Capacity: l.opts.Capacity}

@@ -11,6 +11,7 @@ import (
 	"github.com/munnerz/keepalived-cloud-provider/pkg/fencing"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/ledger"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
 
 // ProviderName is the value of --cloud-provider that selects this provider.
@@ -78,7 +79,7 @@ func (c *Cloud) currentPools() poolsAtStart {
 	var pools *poolconfig.Config
 	if err == nil {
 		var warnings []string
-		pools, warnings, err = poolconfig.Parse(data)
+		pools, warnings, err = poolconfig.ParseDualStack(data)
 		for _, w := range warnings {
 			klog.InfoS("Adjusted pools file entry", "file", path, "warning", w)
 		}
@@ -92,7 +93,7 @@ func (c *Cloud) currentPools() poolsAtStart {
 	return poolsAtStart{pools: pools, content: content}
 }
 
-// SetInformers hooks the ledger to the Services informer the controller manager
+// SetInformers hooks the ledgers to the Services informer the controller manager
 // already runs: no second cluster-wide LIST.
 func (c *Cloud) SetInformers(factory informers.SharedInformerFactory) {
 	c.run.watchServices(factory.Core().V1().Services().Informer())
@@ -110,15 +111,16 @@ func (c *Cloud) ProviderName() string                           { return Provide
 // HasClusterID is true: addresses are not tagged per cluster, so there is nothing to require.
 func (c *Cloud) HasClusterID() bool { return true }
 
-// ledgerOptions are the ledger's rules from the configuration.
-func ledgerOptions(cfg Config, pools poolsAtStart) ledger.Options {
+// ledgerOptions are the rules of family fam's ledger from the configuration.
+func ledgerOptions(cfg Config, pools poolsAtStart, fam vipconfig.Family) ledger.Options {
 	return ledger.Options{
 		Pools:             pools.pools,
 		PoolsErr:          pools.err,
 		AllowOutsidePools: cfg.AllowOutside,
 		OutsideHint:       OutsideHint,
 		Forbidden:         cfg.ClusterIPs,
-		ConfigMap:         cfg.Namespace + "/" + cfg.ConfigMap,
+		ConfigMap:         cfg.Namespace + "/" + cfg.configMapOf(fam),
 		Capacity:          configMapCapacity,
+		Family:            fam,
 	}
 }

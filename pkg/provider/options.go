@@ -21,6 +21,7 @@ const (
 	EnvServiceCIDR   = "KEEPALIVED_SERVICE_CIDR"
 	EnvNamespace     = "KEEPALIVED_NAMESPACE"
 	EnvConfigMap     = "KEEPALIVED_CONFIG_MAP"
+	EnvConfigMapIPv6 = "KEEPALIVED_CONFIG_MAP_IPV6"
 	EnvForwardMethod = "KEEPALIVED_DEFAULT_FORWARD_METHOD"
 	EnvPoolsFile     = "KEEPALIVED_POOLS_FILE"
 	EnvAllowOutside  = "KEEPALIVED_ALLOW_REQUESTS_OUTSIDE_POOLS"
@@ -29,16 +30,17 @@ const (
 
 // Options holds the raw keepalived settings as given on the command line or in the environment.
 type Options struct {
-	ServiceCIDR, Namespace, ConfigMap, ForwardMethod, PoolsFile, AllowOutside, ClusterIPs string
+	ServiceCIDR, Namespace, ConfigMap, ConfigMapIPv6, ForwardMethod, PoolsFile, AllowOutside, ClusterIPs string
 
 	flags *pflag.FlagSet // where AddFlags put the flags: Complete asks it which were given
 }
 
 func (o *Options) settings() []setting.Setting {
 	return []setting.Setting{
-		{Flag: "keepalived-service-cidr", Env: EnvServiceCIDR, Usage: "Addresses to hand out: comma-separated IPv4 CIDRs and first-last ranges, as one pool for every namespace. Give this or a pools file.", Value: &o.ServiceCIDR},
+		{Flag: "keepalived-service-cidr", Env: EnvServiceCIDR, Usage: "Addresses to hand out: comma-separated IPv4 and IPv6 CIDRs and first-last ranges, as one pool for every namespace. Give this or a pools file.", Value: &o.ServiceCIDR},
 		{Flag: "keepalived-namespace", Env: EnvNamespace, Default: "kube-system", Usage: "Namespace of the kube-keepalived-vip ConfigMap.", Value: &o.Namespace},
 		{Flag: "keepalived-config-map", Env: EnvConfigMap, Default: "vip-configmap", Usage: "Name of the kube-keepalived-vip ConfigMap.", Value: &o.ConfigMap},
+		{Flag: "keepalived-config-map-ipv6", Env: EnvConfigMapIPv6, Usage: "Name of the ConfigMap of the IPv6 addresses, beside the first (only the node agent reads it). Default: the first's name with -ipv6.", Value: &o.ConfigMapIPv6},
 		{Flag: "keepalived-default-forward-method", Env: EnvForwardMethod, Default: string(vipconfig.NAT), Usage: "Forward method for Services without the k8s.co/keepalived-forward-method annotation: NAT, DR or PROXY.", Value: &o.ForwardMethod},
 		{Flag: "keepalived-pools-file", Env: EnvPoolsFile, Usage: "YAML file of named address pools (see the README); re-read when it changes. Give this or a service CIDR.", Value: &o.PoolsFile},
 		{Flag: "keepalived-allow-requests-outside-pools", Env: EnvAllowOutside, Default: "false", Usage: "Let Services request addresses outside every pool (the 2017 behaviour): any namespace may then claim any address not otherwise refused.", Value: &o.AllowOutside},
@@ -67,7 +69,8 @@ type Config struct {
 	// edit of the file must not put every replica in a crash loop.
 	PoolsErr      error
 	Namespace     string
-	ConfigMap     string
+	ConfigMap     string // the IPv4 entries, in the kube-keepalived-vip format
+	ConfigMapIPv6 string // the IPv6 entries, beside it
 	DefaultMethod vipconfig.Method
 	AllowOutside  bool           // requests outside every pool are honoured
 	ClusterIPs    []netip.Prefix // never handed out
@@ -94,6 +97,8 @@ func (o *Options) Validate() (Config, []string, error) {
 	}
 	if msgs := validation.IsDNS1123Subdomain(o.ConfigMap); len(msgs) > 0 {
 		bad(&o.ConfigMap, "not a ConfigMap name: "+strings.Join(msgs, "; "))
+	} else if cfg.ConfigMapIPv6, err = o.ipv6ConfigMap(); err != nil {
+		bad(&o.ConfigMapIPv6, err.Error())
 	}
 	if cfg.DefaultMethod, err = vipconfig.ParseMethod(o.ForwardMethod); err != nil {
 		bad(&o.ForwardMethod, "must be NAT, DR or PROXY")
@@ -123,17 +128,37 @@ func (o *Options) validatePools(cfg *Config, file setting.Setting, bad func(*str
 		bad(&o.ServiceCIDR, fmt.Sprintf("give either this or %s (--%s, %q), not both", file.Env, file.Flag, path))
 	case path != "":
 		cfg.PoolsFile = path
-		if cfg.Pools, warnings, err = poolconfig.Load(path); err != nil {
+		if cfg.Pools, warnings, err = poolconfig.LoadDualStack(path); err != nil {
 			cfg.Pools, cfg.PoolsErr = nil, err
 		}
 	case cidr == "":
-		bad(&o.ServiceCIDR, fmt.Sprintf("required unless %s is set: the addresses to hand out, for example 10.210.38.64/26 or 10.210.38.65-10.210.38.90", file.Env))
+		bad(&o.ServiceCIDR, fmt.Sprintf("required unless %s is set: the addresses to hand out, for example 10.210.38.64/26 or 10.210.38.65-10.210.38.90 (and fd00:38::/120 beside them for IPv6)", file.Env))
 	default:
-		if cfg.Pools, warnings, err = poolconfig.FromCIDR(cidr); err != nil {
+		if cfg.Pools, warnings, err = poolconfig.FromCIDRDualStack(cidr); err != nil {
 			bad(&o.ServiceCIDR, err.Error())
 		}
 	}
 	return warnings
+}
+
+// ipv6ConfigMap is the IPv6 ConfigMap's name: as given, else derived from the first's.
+func (o *Options) ipv6ConfigMap() (string, error) {
+	if o.ConfigMapIPv6 == "" {
+		return vipconfig.IPv6ConfigMapName(o.ConfigMap)
+	}
+	return o.ConfigMapIPv6, vipconfig.CheckIPv6ConfigMapName(o.ConfigMap, o.ConfigMapIPv6)
+}
+
+// configMapOf names the ConfigMap of family fam's entries.
+func (c Config) configMapOf(fam vipconfig.Family) string {
+	if fam != vipconfig.IPv6 {
+		return c.ConfigMap
+	}
+	if c.ConfigMapIPv6 == "" { // a Config built in code, not by Validate
+		name, _ := vipconfig.IPv6ConfigMapName(c.ConfigMap)
+		return name
+	}
+	return c.ConfigMapIPv6
 }
 
 // parsePrefixes reads comma-separated CIDRs; empty means none.

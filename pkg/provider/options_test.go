@@ -55,7 +55,7 @@ func TestOptions(t *testing.T) {
 		{
 			name:   "invalid pools file is left to the runtime",
 			env:    map[string]string{EnvPoolsFile: "{dir}/pools.yaml"},
-			files:  map[string]string{"pools.yaml": "pools: [{name: a, addresses: [fd00::/64]}]"},
+			files:  map[string]string{"pools.yaml": "pools: [{name: a, addresses: [fe80::/64]}]"},
 			wantNS: "kube-system", wantCM: "vip-configmap", wantMethod: vipconfig.NAT, wantPoolsErr: "invalid pools file",
 		},
 		{
@@ -78,10 +78,10 @@ func TestOptions(t *testing.T) {
 		},
 		{
 			name: "every problem at once",
-			env: map[string]string{EnvServiceCIDR: "fd00::/64", EnvNamespace: "Bad_NS", EnvConfigMap: "no way", EnvForwardMethod: "TUN",
+			env: map[string]string{EnvServiceCIDR: "fe80::/64", EnvNamespace: "Bad_NS", EnvConfigMap: "no way", EnvForwardMethod: "TUN",
 				EnvAllowOutside: "maybe", EnvClusterIPs: "10.96.0.0"},
 			wantErrs: []string{
-				`KEEPALIVED_SERVICE_CIDR (--keepalived-service-cidr) "fd00::/64"`, "cannot publish IPv6",
+				`KEEPALIVED_SERVICE_CIDR (--keepalived-service-cidr) "fe80::/64"`, "link-local",
 				`KEEPALIVED_NAMESPACE (--keepalived-namespace) "Bad_NS": not a namespace name`,
 				`KEEPALIVED_CONFIG_MAP (--keepalived-config-map) "no way": not a ConfigMap name`,
 				`KEEPALIVED_DEFAULT_FORWARD_METHOD (--keepalived-default-forward-method) "TUN": must be NAT, DR or PROXY`,

@@ -43,7 +43,7 @@ func readPoolsFile(path string) (content string, data []byte, err error) {
 }
 
 func (r *runtime) applyPoolsFile(path string, data []byte) {
-	cfg, warnings, err := poolconfig.Parse(data)
+	cfg, warnings, err := poolconfig.ParseDualStack(data)
 	if err != nil {
 		klog.ErrorS(err, "Pools file changed but is invalid; keeping the pools in force", "file", path)
 		r.metrics.reloadFailures.Inc()
@@ -52,12 +52,14 @@ func (r *runtime) applyPoolsFile(path string, data []byte) {
 	for _, w := range warnings {
 		klog.InfoS("Adjusted pools file entry", "file", path, "warning", w)
 	}
-	if err := r.ledger.SetPools(cfg); err != nil {
-		klog.ErrorS(err, "New address pools refused; keeping the pools in force")
-		r.metrics.reloadFailures.Inc()
-		return
+	for _, fr := range r.fams {
+		if err := fr.ledger.SetPools(cfg); err != nil {
+			klog.ErrorS(err, "New address pools refused; keeping the pools in force", "family", fr.fam)
+			r.metrics.reloadFailures.Inc()
+			continue
+		}
+		r.metrics.observe(fr.ledger.Stats())
+		fr.writer.Kick()
 	}
-	r.metrics.observe(r.ledger.Stats())
-	r.writer.Kick()
 	klog.InfoS("Address pools changed", "pools", len(cfg.Pools))
 }

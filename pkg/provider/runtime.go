@@ -27,53 +27,72 @@ import (
 // case a delete slipped between an informer event and a sync.
 const orphanSweep = 30 * time.Second
 
-// runtime is one leadership's worth of provider: the ledger, the writer that
-// publishes it, and the informers that keep it current.
+// runtime is one leadership's worth of provider: per address family a ledger, the
+// writer that publishes it to that family's ConfigMap, and the informer that
+// watches the ConfigMap; and the Services informer that keeps them all current.
 type runtime struct {
-	ctx      context.Context
-	cfg      Config
-	ledger   *ledger.Ledger
-	writer   *vipconfig.Writer
-	metrics  *Metrics
-	events   *eventSink
-	lb       *LoadBalancer
-	cms      corelisters.ConfigMapLister
-	cmSynced cache.InformerSynced
-	ready    chan struct{}
-	once     sync.Once
+	ctx     context.Context
+	cfg     Config
+	metrics *Metrics
+	events  *eventSink
+	lb      *LoadBalancer
+	fams    [len(families)]*familyRuntime
+}
+
+// familyRuntime is one family's share of the runtime. The families share nothing
+// but the Services informer: an IPv4 Service never waits on the IPv6 side.
+type familyRuntime struct {
+	*family
+	namespace, name string // of the ConfigMap
+	cms             corelisters.ConfigMapLister
+	cmSynced        cache.InformerSynced
+	rebuilt         chan struct{} // the family's ready
+	once            sync.Once
 }
 
 func newRuntime(ctx context.Context, cfg Config, pools poolsAtStart, client kubernetes.Interface, m *Metrics, fence *fencing.Fence) *runtime {
-	r := &runtime{ctx: ctx, cfg: cfg, metrics: m, ready: make(chan struct{}), events: newEventSink(ctx, client)}
-	led, err := ledger.New(ledgerOptions(cfg, pools), r.report)
-	if err != nil {
-		// The pools were validated at start or at this reload: only a bug gets here.
-		klog.Fatalf("Building the address ledger: %v", err)
+	r := &runtime{ctx: ctx, cfg: cfg, metrics: m, events: newEventSink(ctx, client)}
+	r.lb = &LoadBalancer{cfg: cfg, fence: fence, metrics: m, events: r.events}
+	for _, fam := range families {
+		r.fams[fam] = r.newFamily(fam, pools, client, fence)
+		r.lb.fams[fam] = r.fams[fam].family
 	}
-	r.ledger = led
-	factory := informers.NewSharedInformerFactoryWithOptions(client, 0,
-		informers.WithNamespace(cfg.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", cfg.ConfigMap).String()
-		}))
-	cmInformer := factory.Core().V1().ConfigMaps()
-	r.cms, r.cmSynced = cmInformer.Lister(), cmInformer.Informer().HasSynced
-	r.writer = vipconfig.NewWriter(client, cfg.Namespace, cfg.ConfigMap, vipconfig.Hooks{
-		View: led.View, Ready: led.Ready, Observe: led.ObserveConfigMap, Cached: r.cachedConfigMap, Wrote: r.wrote, Lease: fence.Check,
-	})
-	_, _ = cmInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { r.writer.Observed(asConfigMap(obj)) },
-		UpdateFunc: func(_, obj any) { r.writer.Observed(asConfigMap(obj)) },
-		DeleteFunc: func(any) { r.writer.Observed(nil) },
-	})
-	factory.Start(ctx.Done())
-	go r.writer.Run(ctx)
-	r.lb = &LoadBalancer{cfg: cfg, ledger: led, writer: r.writer, ready: r.ready, fence: fence, metrics: m, events: r.events}
 	return r
 }
 
-// watchServices follows every Service, and rebuilds the ledger once both informers
-// have synced.
+// newFamily builds and starts one family's ledger, ConfigMap informer and writer.
+func (r *runtime) newFamily(fam vipconfig.Family, pools poolsAtStart, client kubernetes.Interface, fence *fencing.Fence) *familyRuntime {
+	led, err := ledger.New(ledgerOptions(r.cfg, pools, fam), r.report)
+	if err != nil {
+		// The pools were validated at start or at this reload: only a bug gets here.
+		klog.Fatalf("Building the %s address ledger: %v", fam, err)
+	}
+	name := r.cfg.configMapOf(fam)
+	fr := &familyRuntime{namespace: r.cfg.Namespace, name: name, rebuilt: make(chan struct{})}
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 0,
+		informers.WithNamespace(r.cfg.Namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+		}))
+	cmInformer := factory.Core().V1().ConfigMaps()
+	fr.cms, fr.cmSynced = cmInformer.Lister(), cmInformer.Informer().HasSynced
+	writer := vipconfig.NewFamilyWriter(client, r.cfg.Namespace, name, fam, vipconfig.Hooks{
+		View: led.View, Ready: led.Ready, Observe: led.ObserveConfigMap, Cached: fr.cachedConfigMap,
+		Wrote: func(round vipconfig.Round) { r.wrote(fr, round) }, Lease: fence.Check,
+	})
+	fr.family = &family{fam: fam, ledger: led, writer: writer, ready: fr.rebuilt}
+	_, _ = cmInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { writer.Observed(asConfigMap(obj)) },
+		UpdateFunc: func(_, obj any) { writer.Observed(asConfigMap(obj)) },
+		DeleteFunc: func(any) { writer.Observed(nil) },
+	})
+	factory.Start(r.ctx.Done())
+	go writer.Run(r.ctx)
+	return fr
+}
+
+// watchServices follows every Service, and rebuilds each family's ledger once the
+// Services informer and that family's ConfigMap informer have synced.
 func (r *runtime) watchServices(informer cache.SharedIndexInformer) {
 	_, _ = informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { r.observeService(obj) },
@@ -81,46 +100,51 @@ func (r *runtime) watchServices(informer cache.SharedIndexInformer) {
 		DeleteFunc: func(obj any) { r.serviceGone(obj) },
 	})
 	lister := corelisters.NewServiceLister(informer.GetIndexer())
-	go func() {
-		if !cache.WaitForCacheSync(r.ctx.Done(), informer.HasSynced, r.cmSynced) {
-			return
-		}
-		r.rebuild(lister)
-		go r.sweepOrphans(lister)
-	}()
+	for _, fr := range r.fams {
+		go func() {
+			if !cache.WaitForCacheSync(r.ctx.Done(), informer.HasSynced, fr.cmSynced) {
+				return
+			}
+			r.rebuild(fr, lister)
+			go r.sweepOrphans(fr, lister)
+		}()
+	}
 }
 
-// rebuild restores the ledger from the informers' caches.
-func (r *runtime) rebuild(lister corelisters.ServiceLister) {
+// rebuild restores one family's ledger from the informers' caches.
+func (r *runtime) rebuild(fr *familyRuntime, lister corelisters.ServiceLister) {
 	start := time.Now()
 	list, _ := lister.List(labels.Everything())
 	services := make([]ledger.Service, 0, len(list))
 	for _, svc := range list {
 		in, _ := describe(svc, r.cfg.DefaultMethod)
-		services = append(services, in)
+		services = append(services, in[fr.fam])
 	}
-	cm, err := r.cachedConfigMap()
+	cm, err := fr.cachedConfigMap()
 	if err != nil {
-		klog.ErrorS(err, "Reading the ConfigMap from the informer")
+		klog.ErrorS(err, "Reading the ConfigMap from the informer", "configMap", fr.writer.String())
 	}
 	snap := vipconfig.Read(cm)
 	for _, w := range snap.Warnings {
-		klog.InfoS("ConfigMap annotation not adopted", "configMap", r.writer.String(), "reason", w)
+		klog.InfoS("ConfigMap annotation not adopted", "configMap", fr.writer.String(), "reason", w)
 	}
-	if err := r.ledger.Rebuild(services, snap); err != nil {
-		klog.Fatalf("Rebuilding the address ledger: %v", err)
+	if err := fr.ledger.Rebuild(services, snap); err != nil {
+		klog.Fatalf("Rebuilding the %s address ledger: %v", fr.fam, err)
 	}
-	s := r.ledger.Stats()
-	klog.InfoS("Restored load balancer addresses", "services", len(services), "held", s.Entries, "foreign", s.ForeignKeys, "duration", time.Since(start).Round(time.Millisecond))
+	s := fr.ledger.Stats()
+	klog.InfoS("Restored load balancer addresses", "family", fr.fam, "configMap", fr.writer.String(), "services", len(services),
+		"held", s.Entries, "foreign", s.ForeignKeys, "duration", time.Since(start).Round(time.Millisecond))
 	r.metrics.observe(s)
-	r.once.Do(func() { close(r.ready) })
-	r.writer.Kick()
+	fr.once.Do(func() { close(fr.rebuilt) })
+	fr.writer.Kick()
 }
 
 func (r *runtime) observeService(obj any) {
 	if svc, ok := obj.(*corev1.Service); ok {
 		in, _ := describe(svc, r.cfg.DefaultMethod)
-		r.ledger.ObserveService(in)
+		for _, fr := range r.fams {
+			fr.ledger.ObserveService(in[fr.fam])
+		}
 	}
 }
 
@@ -129,13 +153,15 @@ func (r *runtime) serviceGone(obj any) {
 		obj = tomb.Obj
 	}
 	if svc, ok := obj.(*corev1.Service); ok {
-		r.ledger.ServiceGone(svc.UID)
-		r.writer.Kick()
+		for _, fr := range r.fams {
+			fr.ledger.ServiceGone(svc.UID)
+			fr.writer.Kick()
+		}
 	}
 }
 
 // sweepOrphans frees addresses of Services that no longer exist.
-func (r *runtime) sweepOrphans(lister corelisters.ServiceLister) {
+func (r *runtime) sweepOrphans(fr *familyRuntime, lister corelisters.ServiceLister) {
 	tick := time.NewTicker(orphanSweep)
 	defer tick.Stop()
 	for {
@@ -149,25 +175,25 @@ func (r *runtime) sweepOrphans(lister corelisters.ServiceLister) {
 			svc, err := lister.Services(ns).Get(name)
 			return !apierrors.IsNotFound(err) && (err != nil || svc.UID == uid)
 		}
-		orphans := r.ledger.Orphans(exists)
+		orphans := fr.ledger.Orphans(exists)
 		for _, uid := range orphans {
-			r.ledger.ServiceGone(uid)
+			fr.ledger.ServiceGone(uid)
 		}
 		if len(orphans) > 0 {
-			r.writer.Kick() // otherwise there is nothing to write: the writer resyncs on its own
+			fr.writer.Kick() // otherwise there is nothing to write: the writer resyncs on its own
 		}
 	}
 }
 
-func (r *runtime) cachedConfigMap() (*corev1.ConfigMap, error) {
-	cm, err := r.cms.ConfigMaps(r.cfg.Namespace).Get(r.cfg.ConfigMap)
+func (fr *familyRuntime) cachedConfigMap() (*corev1.ConfigMap, error) {
+	cm, err := fr.cms.ConfigMaps(fr.namespace).Get(fr.name)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
 	return cm, err
 }
 
-// report tells people what the ledger noticed: a Warning event on the Service
+// report tells people what a ledger noticed: a Warning event on the Service
 // concerned, a log line and a metric. It runs under the ledger's lock: no waiting.
 func (r *runtime) report(e ledger.Event) {
 	klog.InfoS(e.Message, "reason", e.Kind, "service", e.Service, "address", e.Addr)
@@ -178,30 +204,31 @@ func (r *runtime) report(e ledger.Event) {
 	}
 }
 
-// wrote records a round of the writer, and reports what it repaired, in the terms
-// of the view it wrote.
-func (r *runtime) wrote(round vipconfig.Round) {
+// wrote records a round of a family's writer, and reports what it repaired, in
+// the terms of the view it wrote.
+func (r *runtime) wrote(fr *familyRuntime, round vipconfig.Round) {
 	if round.Written {
-		r.metrics.wrote(round.Size)
+		r.metrics.wrote(fr.fam, round.Size)
 	}
-	r.metrics.observe(r.ledger.Stats())
+	r.metrics.observe(fr.ledger.Stats())
+	cmName := fr.writer.String()
 	for _, key := range round.Removed {
-		klog.V(4).InfoS("Removed ConfigMap entry no Service holds", "configMap", r.writer.String(), "key", key)
+		klog.V(4).InfoS("Removed ConfigMap entry no Service holds", "configMap", cmName, "key", key)
 	}
 	for addr, entry := range round.Blocked {
-		klog.V(2).InfoS("Entry not written: someone else's key holds its address", "configMap", r.writer.String(), "address", addr, "service", entry.Service)
+		klog.V(2).InfoS("Entry not written: someone else's key holds its address", "configMap", cmName, "address", addr, "service", entry.Service)
 	}
 	drift := round.Drift
 	switch {
 	case drift.Recreated:
-		klog.InfoS("ConfigMap was deleted; re-created it with every entry", "configMap", r.writer.String())
+		klog.InfoS("ConfigMap was deleted; re-created it with every entry", "configMap", cmName)
 		r.metrics.repaired("configmap_deleted")
 	case drift.Annotation:
-		klog.InfoS("Ownership annotation was removed or edited; restored it", "configMap", r.writer.String(), "annotation", vipconfig.OwnedAnnotation)
+		klog.InfoS("Ownership annotation was removed or edited; restored it", "configMap", cmName, "annotation", vipconfig.OwnedAnnotation)
 		r.metrics.repaired("annotation")
 	}
 	for addr, entry := range drift.Entries {
-		msg := fmt.Sprintf("ConfigMap %s entry %s was deleted or edited by someone else; restored it to %q", r.writer, addr, entry.Value())
+		msg := fmt.Sprintf("ConfigMap %s entry %s was deleted or edited by someone else; restored it to %q", cmName, addr, entry.Value())
 		klog.InfoS(msg, "service", entry.Service)
 		r.metrics.repaired("entry")
 		ns, name := splitKey(entry.Service)

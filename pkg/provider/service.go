@@ -1,9 +1,10 @@
 package provider
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -15,11 +16,17 @@ import (
 // Annotations a Service may carry.
 const (
 	AnnotationForwardMethod = "k8s.co/keepalived-forward-method"
-	AnnotationAddress       = "k8s.co/keepalived-load-balancer-ip"
+	// AnnotationAddress names the addresses a Service asks for: one per family,
+	// comma separated ("10.0.0.5,fd00::5").
+	AnnotationAddress = "k8s.co/keepalived-load-balancer-ip"
 )
 
-// ErrIPv6 explains why IPv6 is refused: the consumer's ConfigMap keys cannot hold it.
-var ErrIPv6 = errors.New("kube-keepalived-vip cannot publish IPv6 addresses (ConfigMap keys cannot contain ':'); use ipFamilyPolicy SingleStack or PreferDualStack with IPv4")
+// families are the two address families, each with a ledger, a ConfigMap and a
+// status entry of its own; indexed by vipconfig.Family.
+var families = [...]vipconfig.Family{vipconfig.IPv4, vipconfig.IPv6}
+
+// perFamily is what each family's ledger needs of one Service.
+type perFamily [len(families)]ledger.Service
 
 func serviceKey(svc *corev1.Service) string { return svc.Namespace + "/" + svc.Name }
 
@@ -28,20 +35,43 @@ func wantsLoadBalancer(svc *corev1.Service) bool {
 	return svc.Spec.Type == corev1.ServiceTypeLoadBalancer && svc.Spec.LoadBalancerClass == nil
 }
 
-// checkFamilies refuses Services that require an IPv6 load balancer.
-func checkFamilies(svc *corev1.Service) error {
-	if p := svc.Spec.IPFamilyPolicy; p != nil && *p == corev1.IPFamilyPolicyRequireDualStack {
-		return fmt.Errorf("ipFamilyPolicy RequireDualStack needs an IPv6 address: %w", ErrIPv6)
-	}
+// ipFamiliesOf is spec.ipFamilies, primary first. A Service that names none (as
+// objects from before dual-stack, or fakes, do) is IPv4.
+func ipFamiliesOf(svc *corev1.Service) []vipconfig.Family {
+	var out []vipconfig.Family
 	for _, f := range svc.Spec.IPFamilies {
-		if f == corev1.IPv4Protocol {
-			return nil
+		fam := familyOfProtocol(f)
+		if !slices.Contains(out, fam) {
+			out = append(out, fam)
 		}
 	}
-	if len(svc.Spec.IPFamilies) > 0 {
-		return fmt.Errorf("ipFamilies %v has no IPv4: %w", svc.Spec.IPFamilies, ErrIPv6)
+	if len(out) == 0 {
+		out = []vipconfig.Family{vipconfig.IPv4}
 	}
-	return nil
+	return out
+}
+
+func familyOfProtocol(f corev1.IPFamily) vipconfig.Family {
+	if f == corev1.IPv6Protocol {
+		return vipconfig.IPv6
+	}
+	return vipconfig.IPv4
+}
+
+// protocolOf names fam as spec.ipFamilies does, for messages.
+func protocolOf(fam vipconfig.Family) corev1.IPFamily {
+	if fam == vipconfig.IPv6 {
+		return corev1.IPv6Protocol
+	}
+	return corev1.IPv4Protocol
+}
+
+// policyOf is spec.ipFamilyPolicy; SingleStack when unset.
+func policyOf(svc *corev1.Service) corev1.IPFamilyPolicy {
+	if p := svc.Spec.IPFamilyPolicy; p != nil {
+		return *p
+	}
+	return corev1.IPFamilyPolicySingleStack
 }
 
 // forwardMethod reads the annotation, falling back to the configured default.
@@ -57,62 +87,141 @@ func forwardMethod(svc *corev1.Service, fallback vipconfig.Method) (vipconfig.Me
 	return m, nil
 }
 
-// requestedAddress reads the address a Service asks for: the annotation or the deprecated
-// spec.loadBalancerIP. The zero Addr means no request.
-func requestedAddress(svc *corev1.Service) (netip.Addr, error) {
-	fromAnnotation := svc.Annotations[AnnotationAddress]
-	fromSpec := svc.Spec.LoadBalancerIP
-	if fromAnnotation != "" && fromSpec != "" && fromAnnotation != fromSpec {
-		return netip.Addr{}, fmt.Errorf("annotation %s (%q) and spec.loadBalancerIP (%q) ask for different addresses; keep one of them",
-			AnnotationAddress, fromAnnotation, fromSpec)
+// requested is one address per family; the zero Addr means no request.
+type requested [len(families)]netip.Addr
+
+// requestedAddresses reads the addresses a Service asks for: the annotation (one
+// address per family, comma separated) or the deprecated spec.loadBalancerIP (one
+// address of either family). A family the Service does not have cannot be asked for.
+func requestedAddresses(svc *corev1.Service) (requested, error) {
+	fromAnnotation, err := parseRequest(svc.Annotations[AnnotationAddress])
+	if err != nil {
+		return requested{}, fmt.Errorf("annotation %s: %w", AnnotationAddress, err)
 	}
-	source, value := "annotation "+AnnotationAddress, fromAnnotation
-	if value == "" {
-		source, value = "spec.loadBalancerIP", fromSpec
+	fromSpec, err := parseSpecRequest(svc.Spec.LoadBalancerIP)
+	if err != nil {
+		return requested{}, err
 	}
+	req := fromAnnotation
+	if fromSpec.IsValid() {
+		fam := ledger.FamilyOf(fromSpec)
+		if fromAnnotation != (requested{}) && fromAnnotation[fam] != fromSpec {
+			return requested{}, fmt.Errorf("annotation %s (%q) and spec.loadBalancerIP (%q) ask for different addresses; keep one of them",
+				AnnotationAddress, svc.Annotations[AnnotationAddress], svc.Spec.LoadBalancerIP)
+		}
+		req[fam] = fromSpec
+	}
+	return req, checkRequestFamilies(svc, req)
+}
+
+// parseRequest reads the annotation's list: at most one address per family.
+func parseRequest(value string) (requested, error) {
+	var req requested
+	if strings.TrimSpace(value) == "" {
+		return req, nil
+	}
+	for _, item := range strings.Split(value, ",") {
+		item = strings.TrimSpace(item)
+		addr, err := netip.ParseAddr(item)
+		if err != nil || addr.Zone() != "" {
+			return requested{}, fmt.Errorf("%q is not an IP address: give one IPv4 and one IPv6 address at most, comma separated, such as 10.210.38.65,fd00::65", item)
+		}
+		if addr.Is4In6() {
+			return requested{}, fmt.Errorf("%q is an IPv4-mapped IPv6 address: write it as %s", item, addr.Unmap())
+		}
+		fam := ledger.FamilyOf(addr)
+		if req[fam].IsValid() {
+			return requested{}, fmt.Errorf("%q names two %s addresses (%s and %s): a Service gets one address per family", value, fam, req[fam], addr)
+		}
+		req[fam] = addr
+	}
+	return req, nil
+}
+
+// parseSpecRequest reads spec.loadBalancerIP: one address of either family.
+func parseSpecRequest(value string) (netip.Addr, error) {
 	if value == "" {
 		return netip.Addr{}, nil
 	}
 	addr, err := netip.ParseAddr(value)
 	switch {
-	case err != nil:
-		return netip.Addr{}, fmt.Errorf("%s: %q is not an IPv4 address", source, value)
-	case addr.Is6():
-		return netip.Addr{}, fmt.Errorf("%s: %q: %w", source, value, ErrIPv6)
+	case err != nil || addr.Zone() != "":
+		return netip.Addr{}, fmt.Errorf("spec.loadBalancerIP: %q is not an IP address; it holds one address (use annotation %s for one per family)", value, AnnotationAddress)
+	case addr.Is4In6():
+		return netip.Addr{}, fmt.Errorf("spec.loadBalancerIP: %q is an IPv4-mapped IPv6 address: write it as %s", value, addr.Unmap())
 	}
 	return addr, nil
 }
 
-// statusAddress is the IPv4 address the Service already reports, if any.
-func statusAddress(svc *corev1.Service) netip.Addr {
-	for _, ing := range svc.Status.LoadBalancer.Ingress {
-		if addr, err := netip.ParseAddr(ing.IP); err == nil && addr.Is4() {
-			return addr
+// checkRequestFamilies refuses a request of a family the Service does not have:
+// it would never be given, and silence would hide the mistake.
+func checkRequestFamilies(svc *corev1.Service, req requested) error {
+	have := ipFamiliesOf(svc)
+	for fam, addr := range req {
+		if addr.IsValid() && !slices.Contains(have, vipconfig.Family(fam)) {
+			return fmt.Errorf("the Service asks for %s, an %s address, but its ipFamilies are %v: set ipFamilyPolicy PreferDualStack or RequireDualStack (on a dual-stack cluster) to get %s, or ask for an address of its family",
+				addr, vipconfig.Family(fam), svc.Spec.IPFamilies, protocolOf(vipconfig.Family(fam)))
 		}
 	}
-	return netip.Addr{}
+	return nil
 }
 
-// describe reads what the ledger needs of a Service. An invalid forward method is
-// the Service's own mistake: it is returned, and the description uses the default.
-func describe(svc *corev1.Service, fallback vipconfig.Method) (ledger.Service, error) {
+// statusAddresses are the addresses the Service reports, the first of each family.
+func statusAddresses(svc *corev1.Service) requested {
+	var out requested
+	for _, ing := range svc.Status.LoadBalancer.Ingress {
+		addr, err := netip.ParseAddr(ing.IP)
+		if err != nil || addr.Is4In6() {
+			continue
+		}
+		if fam := ledger.FamilyOf(addr); !out[fam].IsValid() {
+			out[fam] = addr
+		}
+	}
+	return out
+}
+
+// describe reads what each family's ledger needs of a Service. An invalid forward
+// method is the Service's own mistake: it is returned, and the description uses
+// the default. An unreadable request is each ledger's RequestErr.
+func describe(svc *corev1.Service, fallback vipconfig.Method) (perFamily, error) {
 	method, err := forwardMethod(svc, fallback)
 	if err != nil {
 		method = fallback
 	}
-	request, requestErr := requestedAddress(svc)
+	req, requestErr := requestedAddresses(svc)
 	if svc.DeletionTimestamp != nil {
-		request, requestErr = netip.Addr{}, nil // a Service on its way out asks for nothing new
+		req, requestErr = requested{}, nil // a Service on its way out asks for nothing new
 	}
-	return ledger.Service{
-		UID:        svc.UID,
-		Key:        serviceKey(svc),
-		Namespace:  svc.Namespace,
-		Wants:      wantsLoadBalancer(svc),
-		Status:     statusAddress(svc),
-		Request:    request,
-		RequestErr: requestErr,
-		Pool:       svc.Annotations[poolconfig.PoolAnnotation],
-		Method:     method,
-	}, err
+	status, have := statusAddresses(svc), ipFamiliesOf(svc)
+	var out perFamily
+	for _, fam := range families {
+		out[fam] = ledger.Service{
+			UID:       svc.UID,
+			Key:       serviceKey(svc),
+			Namespace: svc.Namespace,
+			// A status address of a family the Service has just dropped is still
+			// followed, so nobody else gets it before the Service lets it go.
+			Wants:      wantsLoadBalancer(svc) && (slices.Contains(have, fam) || status[fam].IsValid()),
+			Status:     status[fam],
+			Request:    req[fam],
+			RequestErr: requestErr,
+			Pool:       svc.Annotations[poolconfig.PoolAnnotation],
+			Method:     method,
+		}
+	}
+	return out, err
+}
+
+// relevant are the families whose ledgers must be ready before a decision about
+// svc: those it has, and those its status shows. An IPv4 Service never waits for
+// the IPv6 ledger.
+func relevant(svc *corev1.Service, in perFamily) []vipconfig.Family {
+	out := ipFamiliesOf(svc)
+	for _, fam := range families {
+		if in[fam].Status.IsValid() && !slices.Contains(out, fam) {
+			out = append(out, fam)
+		}
+	}
+	return out
 }

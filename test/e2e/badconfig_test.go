@@ -21,10 +21,15 @@ func TestBadConfiguration(t *testing.T) {
 		wantCode int
 		want     []string
 	}{{
-		name:     "IPv6 pool and unknown forward method",
-		env:      []string{"KEEPALIVED_SERVICE_CIDR=fd00::/64", "KEEPALIVED_DEFAULT_FORWARD_METHOD=TUN"},
+		name:     "link-local IPv6 pool and unknown forward method",
+		env:      []string{"KEEPALIVED_SERVICE_CIDR=fe80::/64", "KEEPALIVED_DEFAULT_FORWARD_METHOD=TUN"},
 		wantCode: 1,
-		want:     []string{"KEEPALIVED_SERVICE_CIDR", "fd00::/64", "KEEPALIVED_DEFAULT_FORWARD_METHOD", "TUN"},
+		want:     []string{"KEEPALIVED_SERVICE_CIDR", "fe80::/64", "link-local", "KEEPALIVED_DEFAULT_FORWARD_METHOD", "TUN"},
+	}, {
+		name:     "IPv6 ConfigMap named as the first",
+		env:      []string{"KEEPALIVED_SERVICE_CIDR=10.210.10.0/24,fd00:10::/120", "KEEPALIVED_CONFIG_MAP_IPV6=vip-configmap"},
+		wantCode: 1,
+		want:     []string{"KEEPALIVED_CONFIG_MAP_IPV6", "--keepalived-config-map-ipv6", `"vip-configmap"`, "a ConfigMap of their own"},
 	}, {
 		name:     "no pool",
 		wantCode: 1,

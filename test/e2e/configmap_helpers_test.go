@@ -17,13 +17,16 @@ import (
 // Helpers to read, write and watch the test's ConfigMap.
 
 // configMap returns the test's ConfigMap, or nil when it does not exist.
-func (e *env) configMap() *corev1.ConfigMap {
-	cm, err := e.c.CoreV1().ConfigMaps(configMapNamespace).Get(context.Background(), e.cm, metav1.GetOptions{})
+func (e *env) configMap() *corev1.ConfigMap { return e.configMapNamed(e.cm) }
+
+// configMapNamed returns the ConfigMap name, or nil when it does not exist.
+func (e *env) configMapNamed(name string) *corev1.ConfigMap {
+	cm, err := e.c.CoreV1().ConfigMaps(configMapNamespace).Get(context.Background(), name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
-		e.t.Fatalf("getting ConfigMap %s: %v", e.cm, err)
+		e.t.Fatalf("getting ConfigMap %s: %v", name, err)
 	}
 	return cm
 }

@@ -30,6 +30,7 @@ const (
 	annotationSeed          = "k8s.co/cloud-provider-config"
 	cleanupFinalizer        = "service.kubernetes.io/load-balancer-cleanup"
 	defaultConfigMap        = "vip-configmap"
+	ipv6Suffix              = "-ipv6" // the IPv6 ConfigMap's name is the first's with this
 	configMapNamespace      = "kube-system"
 	leaseName               = "keepalived-cloud-provider"
 )
@@ -64,7 +65,8 @@ type env struct {
 	t   *testing.T
 	c   kubernetes.Interface // admin
 	ns  string
-	cm  string
+	cm  string // the IPv4 ConfigMap, kube-keepalived-vip's
+	cm6 string // the IPv6 ConfigMap beside it: cm with -ipv6
 	cfg config
 	p   *controlplane.Provider
 }
@@ -75,13 +77,16 @@ func newEnv(t *testing.T, cfg config) *env {
 	if e.cm == "" {
 		e.cm = "vip-" + e.ns
 	}
+	e.cm6 = e.cm + ipv6Suffix
 	ctx := context.Background()
 	if _, err := e.c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating namespace %s: %v", e.ns, err)
 	}
-	// Each test starts without the ConfigMap, whatever an earlier test left.
-	if err := e.c.CoreV1().ConfigMaps(configMapNamespace).Delete(ctx, e.cm, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		t.Fatalf("deleting ConfigMap %s: %v", e.cm, err)
+	// Each test starts without the ConfigMaps, whatever an earlier test left.
+	for _, name := range []string{e.cm, e.cm6} {
+		if err := e.c.CoreV1().ConfigMaps(configMapNamespace).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatalf("deleting ConfigMap %s: %v", name, err)
+		}
 	}
 	if e.cm != defaultConfigMap {
 		e.grantConfigMap(ctx)
@@ -115,7 +120,7 @@ func dnsName(testName string) string {
 	return strings.Trim(s[:min(len(s), 50)], "-")
 }
 
-// grantConfigMap lets the provider's ServiceAccount read and write the test's ConfigMap.
+// grantConfigMap lets the provider's ServiceAccount read and write the test's ConfigMaps.
 func (e *env) grantConfigMap(ctx context.Context) {
 	e.t.Helper()
 	name := "e2e-" + e.cm
@@ -123,7 +128,7 @@ func (e *env) grantConfigMap(ctx context.Context) {
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: configMapNamespace},
 		Rules: []rbacv1.PolicyRule{{
 			APIGroups: []string{""}, Resources: []string{"configmaps"},
-			ResourceNames: []string{e.cm}, Verbs: []string{"get", "list", "watch", "update", "patch"},
+			ResourceNames: []string{e.cm, e.cm6}, Verbs: []string{"get", "list", "watch", "update", "patch"},
 		}},
 	}
 	binding := &rbacv1.RoleBinding{
@@ -279,14 +284,17 @@ func (e *env) deleteAllServices(ctx context.Context) {
 				e.t.Errorf("cleanup: %v", err)
 			}
 		}
-		if cm := e.configMap(); cm != nil {
+		for _, cm := range []*corev1.ConfigMap{e.configMap(), e.configMapNamed(e.cm6)} {
+			if cm == nil {
+				continue
+			}
 			for k, v := range cm.Data {
 				if strings.HasPrefix(v, e.ns+"/") {
-					e.t.Errorf("cleanup: entry %q: %q left after all Services of %s were deleted", k, v, e.ns)
+					e.t.Errorf("cleanup: %s entry %q: %q left after all Services of %s were deleted", cm.Name, k, v, e.ns)
 				}
 			}
 			if owned := cm.Annotations[annotationOwned]; owned != "" {
-				e.t.Errorf("cleanup: %s is %q after all Services were deleted", annotationOwned, owned)
+				e.t.Errorf("cleanup: %s %s is %q after all Services were deleted", cm.Name, annotationOwned, owned)
 			}
 		}
 	}
@@ -305,8 +313,10 @@ func (e *env) dump(ctx context.Context) {
 	if e.p != nil {
 		e.t.Logf("----- last lines of %s -----\n%s", e.p.LogPath(), e.p.Tail(60))
 	}
-	if cm := e.configMap(); cm != nil {
-		e.t.Logf("ConfigMap %s: data=%v annotations=%v", e.cm, cm.Data, cm.Annotations)
+	for _, cm := range []*corev1.ConfigMap{e.configMap(), e.configMapNamed(e.cm6)} {
+		if cm != nil {
+			e.t.Logf("ConfigMap %s: data=%v annotations=%v", cm.Name, cm.Data, cm.Annotations)
+		}
 	}
 	if list, err := e.c.CoreV1().Services(e.ns).List(ctx, metav1.ListOptions{}); err == nil {
 		for _, s := range list.Items {

@@ -24,6 +24,9 @@ import (
 	"github.com/munnerz/keepalived-cloud-provider/test/controlplane"
 )
 
+// serviceCIDRs are the API server's --service-cluster-ip-range: both families.
+const serviceCIDRs = "10.96.0.0/16,fd00:96::/108"
+
 // providerVersion is what the e2e build of the binary reports with --version.
 const providerVersion = "v0.0.0-e2e"
 
@@ -89,6 +92,9 @@ func run(m *testing.M) int {
 		// Writes of ConfigMaps, Services and Leases only (controlplane.AuditPolicy): tests
 		// count who wrote what (TestPausedLeader). Kept in outputDir at the end.
 		Audit: true,
+		// A dual-stack cluster, IPv4 first: Services that name no policy stay SingleStack
+		// IPv4, as on a single-stack cluster; the dual-stack tests ask for more.
+		APIServerFlags: map[string]string{"service-cluster-ip-range": serviceCIDRs},
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: starting the control plane: %v\n(its output: %s)\n", err, cpLog.Name())

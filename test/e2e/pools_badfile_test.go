@@ -17,7 +17,7 @@ pools:
     addresses: [10.210.211.0/24]
     colour: blue
   - name: v4
-    addresses: ["fd00::/120"]
+    addresses: ["ff02::/120"]
   - name: third
     addresses: [10.210.211.100-10.210.211.120]
     namespaces: [Not_A_Namespace]
@@ -38,7 +38,7 @@ func TestPoolsBadFileAtStart(t *testing.T) {
 	everyProblem := []string{
 		`pool "v4": unknown field "colour"`,
 		`pool #2: name "v4" is already used by pool #1`,
-		`address "fd00::/120": IPv6 is not supported`,
+		`address "ff02::/120": special-purpose address: ff02::/120 overlaps multicast (ff00::/8)`,
 		`pool "v4" address 10.210.211.0/24 overlaps pool "third" address 10.210.211.100-10.210.211.120`,
 		`namespace "Not_A_Namespace" is not a namespace name`,
 		`reserved "10.210.211.999"`,

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The data-plane tests (test/dataplane) need root (network namespaces) and keepalived,
-# iproute2, ping, arping and bwrap (bubblewrap: one agent runs under the DaemonSet's
-# security context). Without arguments this installs what is missing from
-# Debian's packages when it can (root, or sudo, and apt-get); with --check it only
+# iproute2, ping, arping, bwrap (bubblewrap: one agent runs under the DaemonSet's
+# security context) and curl (the IPv6 VIPs are asked through a page on each node).
+# Without arguments this installs what is missing from Debian's packages when it can
+# (root, or sudo, and apt-get); with --check it only
 # prints one loud line when the tests cannot run, for after the test run.
 set -euo pipefail
 
 missing=()
-for pair in keepalived:keepalived ip:iproute2 ping:iputils-ping arping:arping bwrap:bubblewrap setpriv:util-linux; do
+for pair in keepalived:keepalived ip:iproute2 ping:iputils-ping arping:arping bwrap:bubblewrap setpriv:util-linux curl:curl; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 
@@ -17,7 +18,7 @@ if [[ ${1:-} == --check ]]; then
 	((${#missing[@]})) && why+=("${missing[@]}")
 	if ((${#why[@]})); then
 		echo "!!! DATA-PLANE TESTS DID NOT RUN (test/dataplane skipped): missing ${why[*]}." >&2
-		echo "!!! Run 'make test' as root on a Debian-like machine (it installs keepalived iproute2 iputils-ping arping bubblewrap), as CI does." >&2
+		echo "!!! Run 'make test' as root on a Debian-like machine (it installs keepalived iproute2 iputils-ping arping bubblewrap curl), as CI does." >&2
 	fi
 	exit 0
 fi

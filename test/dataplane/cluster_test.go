@@ -22,13 +22,18 @@ import (
 )
 
 const (
-	// pool is inside the bridge's subnet, so the client reaches every VIP.
-	pool        = subnet + ".100-" + subnet + ".119"
+	// pool is inside the bridge's subnets, so the client reaches every VIP: an IPv4
+	// range and an IPv6 one.
+	pool        = subnet + ".100-" + subnet + ".119," + subnet6 + "100-" + subnet6 + "11f"
 	testNS      = "dataplane"
 	peerLabel   = "dataplane.test/vip-agent"
 	vipCM       = "vip-configmap"
+	vipCM6      = "vip-configmap-ipv6" // the provider's and the agents' default: <vipCM>-ipv6
 	vipCMNS     = "kube-system"
 	healthEvery = 500 * time.Millisecond
+	// serviceCIDRs are the API server's --service-cluster-ip-range: dual-stack, IPv4
+	// first, so that Services that name no policy stay SingleStack IPv4.
+	serviceCIDRs = "10.96.0.0/16,fd00:96::/108"
 	// vrrpInstances is 3 so that each of the three nodes leads one.
 	vrrpInstances = 3
 	// routerIDBase is the first virtual router ID: shared instances 77-79, then the
@@ -115,7 +120,8 @@ func (cl *cluster) startControlPlane(ctx context.Context, t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = log.Close() })
-	cl.cp, err = controlplane.Start(ctx, controlplane.Options{Root: cl.root, Log: log, ManifestsWait: time.Minute})
+	cl.cp, err = controlplane.Start(ctx, controlplane.Options{Root: cl.root, Log: log, ManifestsWait: time.Minute,
+		APIServerFlags: map[string]string{"service-cluster-ip-range": serviceCIDRs}})
 	if err != nil {
 		t.Fatalf("starting the control plane: %v (see %s)", err, log.Name())
 	}
@@ -133,7 +139,7 @@ func (cl *cluster) startControlPlane(ctx context.Context, t *testing.T) {
 	}
 }
 
-// createNode registers n as a Node with its InternalIP, as a kubelet would.
+// createNode registers n as a Node with its InternalIPs (IPv4 and IPv6), as a kubelet would.
 func (cl *cluster) createNode(ctx context.Context, t *testing.T, n *netns.Node) {
 	t.Helper()
 	if err := n.Register(ctx, cl.c, map[string]string{peerLabel: "true"}); err != nil {

@@ -53,6 +53,9 @@ func TestDataplane(t *testing.T) {
 	t.Run("VRIDCollision", func(t *testing.T) { cl.testVRIDCollision(ctx, t, vips) })
 	t.Run("IPVSStrictARP", func(t *testing.T) { cl.testIPVSStrictARP(ctx, t) })
 	t.Run("ManyVIPs", func(t *testing.T) { cl.testManyVIPs(ctx, t) })
+	// issue 15: IPv6 on the bridge.
+	t.Run("DualStack", func(t *testing.T) { cl.testDualStack(ctx, t) })
+	t.Run("IPv6SingleStack", func(t *testing.T) { cl.testIPv6SingleStack(ctx, t) })
 
 	if cl.ingressVIP != "" {
 		vips = append(vips, cl.ingressVIP)
@@ -105,15 +108,17 @@ func (cl *cluster) announce(ctx context.Context, t *testing.T, name string) stri
 	return vip
 }
 
-// checkAnswers checks that vip is on exactly one node, which answers ARP and ping.
+// checkAnswers checks that vip is on exactly one node, which answers for it (ARP for
+// IPv4, its page for IPv6) and to ping.
 func (cl *cluster) checkAnswers(t *testing.T, vip string) {
 	t.Helper()
 	holders := cl.topo.Holders(vip)
 	if len(holders) != 1 {
 		t.Fatalf("%s is on nodes %v; want exactly one", vip, holders)
 	}
-	if mac := cl.topo.ARPOwner(vip); mac != cl.topo.Node(holders[0]).MAC {
-		t.Fatalf("ARP for %s answered by %q; want %s's %s", vip, mac, holders[0], cl.topo.Node(holders[0]).MAC)
+	holder := cl.topo.Node(holders[0])
+	if owner, seen := cl.topo.Answerer(vip); owner != holder {
+		t.Fatalf("the client asked for %s and got %q; want the answer of %s (MAC %s)", vip, seen, holder.Name, holder.MAC)
 	}
 	if err := cl.topo.Ping(vip); err != nil {
 		t.Fatal(err)
@@ -122,7 +127,12 @@ func (cl *cluster) checkAnswers(t *testing.T, vip string) {
 
 // configMapKeyFor is the VIP whose entry names service, or "".
 func (cl *cluster) configMapKeyFor(ctx context.Context, service string) string {
-	cm, err := cl.c.CoreV1().ConfigMaps(vipCMNS).Get(ctx, vipCM, metav1.GetOptions{})
+	return cl.configMapKeyIn(ctx, vipCM, service)
+}
+
+// configMapKeyIn is the key of ConfigMap name whose entry names service, or "".
+func (cl *cluster) configMapKeyIn(ctx context.Context, name, service string) string {
+	cm, err := cl.c.CoreV1().ConfigMaps(vipCMNS).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return ""
 	}
@@ -298,8 +308,8 @@ func (cl *cluster) holderAndOthers(t *testing.T, vip string) (holder *netns.Node
 	return holder, others
 }
 
-// waitAnswer waits until one of want answers ARP for vip and says which, and how long
-// after start.
+// waitAnswer waits until one of want answers for vip (ARP for IPv4, its page for IPv6)
+// and says which, and how long after start.
 func (cl *cluster) waitAnswer(ctx context.Context, t *testing.T, vip string, want []*netns.Node, start time.Time, limit time.Duration) (*netns.Node, time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithDeadline(ctx, start.Add(limit))
@@ -321,7 +331,11 @@ func (cl *cluster) waitBack(ctx context.Context, t *testing.T, vip string, n *ne
 	start := time.Now()
 	err := poll(ctx, 30*time.Second, vip+" back on "+n.Name, func() (bool, string) {
 		h := cl.topo.Holders(vip)
-		return len(h) == 1 && h[0] == n.Name && cl.topo.ARPOwner(vip) == n.MAC, fmt.Sprintf("holders %v", h)
+		if len(h) != 1 || h[0] != n.Name {
+			return false, fmt.Sprintf("holders %v", h)
+		}
+		owner, seen := cl.topo.Answerer(vip)
+		return owner == n, fmt.Sprintf("holders %v, answered %q", h, seen)
 	})
 	if err != nil {
 		t.Fatal(err)

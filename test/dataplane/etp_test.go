@@ -169,37 +169,9 @@ func (cl *cluster) etpPowerLoss(ctx context.Context, t *testing.T, vip string) {
 	eligible := []string{"node1", "node2"}
 	holder := cl.stableHolder(ctx, t, vip, eligible)
 	other := cl.topo.Node(eligible[1-slices.Index(eligible, holder.Name)])
-	a := cl.agents[holder.Name]
-	parent, child, err := a.keepalivedPIDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	restored := false
-	restore := func() {
-		if restored {
-			return
-		}
-		restored = true
-		// The agent first, so that it removes the VIPs its killed keepalived left
-		// (a rebooted node comes back without them), then the link.
-		if !a.running() {
-			if err := a.Start(); err != nil {
-				t.Error(err)
-			} else if err := a.waitHealthy(ctx); err != nil {
-				t.Error(err)
-			}
-		}
-		if _, err := netns.IP("-n", cl.topo.BridgeNS, "link", "set", holder.Port, "up"); err != nil {
-			t.Error(err)
-		}
-	}
-	t.Cleanup(restore)
 	watch := cl.watchHolder(vip, cl.topo.Node("node3"))
-	start := time.Now()
-	mustIP(t, "-n", cl.topo.BridgeNS, "link", "set", holder.Port, "down")
-	_ = syscall.Kill(child, syscall.SIGKILL)
-	_ = syscall.Kill(parent, syscall.SIGKILL)
-	a.kill()
+	defer watch() // should powerOff fail
+	start, restore := cl.powerOff(ctx, t, holder)
 	var others []*netns.Node
 	for _, n := range cl.topo.Nodes {
 		if n != holder {
@@ -226,15 +198,58 @@ func (cl *cluster) etpPowerLoss(ctx context.Context, t *testing.T, vip string) {
 	report(t, "power back on %s: %s holds %s alone again after %s", holder.Name, back.Name, vip, time.Since(start).Round(time.Millisecond))
 }
 
-// stableHolder waits until vip is on exactly one of nodes, answering ARP, and stays
-// there for 2 s.
+// powerOff takes n's power away as its peers would see it: its link cut first, then its
+// agent and keepalived killed (SIGKILL, the VRRP child first, so that nothing says
+// goodbye). It returns when the link was cut, and restore, which powers n on again: the
+// agent first, so that it removes the VIPs its killed keepalived left (a rebooted node
+// comes back without them), healthy, then the link. restore acts once; t's cleanup
+// calls it should the test not.
+func (cl *cluster) powerOff(ctx context.Context, t *testing.T, n *netns.Node) (start time.Time, restore func()) {
+	t.Helper()
+	a := cl.agents[n.Name]
+	parent, child, err := a.keepalivedPIDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := false
+	restore = func() {
+		if restored {
+			return
+		}
+		restored = true
+		if !a.running() {
+			if err := a.Start(); err != nil {
+				t.Error(err)
+			} else if err := a.waitHealthy(ctx); err != nil {
+				t.Error(err)
+			}
+		}
+		if _, err := netns.IP("-n", cl.topo.BridgeNS, "link", "set", n.Port, "up"); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(restore)
+	start = time.Now()
+	mustIP(t, "-n", cl.topo.BridgeNS, "link", "set", n.Port, "down")
+	_ = syscall.Kill(child, syscall.SIGKILL)
+	_ = syscall.Kill(parent, syscall.SIGKILL)
+	a.kill()
+	return start, restore
+}
+
+// stableHolder waits until vip is on exactly one of nodes, answering (ARP for IPv4, its
+// page for IPv6), and stays there for 2 s.
 func (cl *cluster) stableHolder(ctx context.Context, t *testing.T, vip string, nodes []string) *netns.Node {
 	t.Helper()
 	var since time.Time
 	var last string
 	err := poll(ctx, 30*time.Second, vip+" on exactly one of "+strings.Join(nodes, ", ")+" for 2s", func() (bool, string) {
 		h := cl.topo.Holders(vip)
-		if len(h) != 1 || !slices.Contains(nodes, h[0]) || cl.topo.ARPOwner(vip) != cl.topo.Node(h[0]).MAC {
+		if len(h) != 1 || !slices.Contains(nodes, h[0]) {
+			last = ""
+			return false, fmt.Sprintf("holders %v", h)
+		}
+		if owner, _ := cl.topo.Answerer(vip); owner != cl.topo.Node(h[0]) {
 			last = ""
 			return false, fmt.Sprintf("holders %v", h)
 		}
@@ -261,7 +276,7 @@ func (cl *cluster) expectOnlyOn(t *testing.T, vip string, d time.Duration, want 
 }
 
 // watchHolder samples whether n holds vip every 50 ms until the returned function is
-// called, which returns when it did.
+// called (again: a no-op), which returns when it did.
 func (cl *cluster) watchHolder(vip string, n *netns.Node) func() []string {
 	var mu sync.Mutex
 	var seen []string
@@ -282,13 +297,13 @@ func (cl *cluster) watchHolder(vip string, n *netns.Node) func() []string {
 			}
 		}
 	}()
-	return func() []string {
+	return sync.OnceValue(func() []string {
 		close(stop)
 		<-done
 		mu.Lock()
 		defer mu.Unlock()
 		return seen
-	}
+	})
 }
 
 // expectAnnounced waits until keepalived_vip_agent_vip_announced{vip,service} is 1 on

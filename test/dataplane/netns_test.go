@@ -13,15 +13,19 @@ import (
 	"github.com/munnerz/keepalived-cloud-provider/test/netns"
 )
 
-// subnet is the bridge's /24: nodes .11 up, the client .2.
-const subnet = "10.99.0"
+const (
+	// subnet is the bridge's /24: nodes .11 up, the client .2.
+	subnet = "10.99.0"
+	// subnet6 is the bridge's IPv6 /64: nodes ::b up, the client ::2.
+	subnet6 = "fd99::"
+)
 
 // newTopology builds the namespaces and links; t.Cleanup removes them with any process
 // still inside (keepalived started by our agents).
 func newTopology(t *testing.T, nodeNames ...string) *netns.Topology {
 	t.Helper()
 	prefix := fmt.Sprintf("kcp%d", os.Getpid()%100000)
-	tp, err := netns.New(prefix, netip.MustParsePrefix(subnet+".0/24"), nodeNames...)
+	tp, err := netns.NewDualStack(prefix, netip.MustParsePrefix(subnet+".0/24"), netip.MustParsePrefix(subnet6+"/64"), nodeNames...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func requirePrerequisites(t *testing.T) {
 	if os.Getenv(requireEnvVar) == "1" {
 		t.Fatalf("%s (%s=1 requires it)", msg, requireEnvVar)
 	}
-	fmt.Println("=== " + msg + " (apt-get install keepalived iproute2 iputils-ping arping bubblewrap, run as root)")
+	fmt.Println("=== " + msg + " (apt-get install keepalived iproute2 iputils-ping arping bubblewrap curl, run as root)")
 	t.Skip(msg)
 }
 
@@ -31,7 +31,7 @@ func missingPrerequisites() []string {
 	if os.Geteuid() != 0 {
 		missing = append(missing, "root")
 	}
-	for _, bin := range []string{"ip", "keepalived", "ping", "arping", "bwrap", "setpriv"} {
+	for _, bin := range []string{"ip", "keepalived", "ping", "arping", "bwrap", "setpriv", "curl"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			missing = append(missing, bin+" (not in PATH)")
 		}

@@ -24,8 +24,8 @@ const (
 	AgentServiceAccountName      = "keepalived-vip-agent"
 )
 
-// Register creates n as a Node with its InternalIP (the agents' unicast peers), as a
-// kubelet would, with labels.
+// Register creates n as a Node with its InternalIPs (the agents' unicast peers: IPv4,
+// and IPv6 when n has it), as a kubelet would, with labels.
 func (n *Node) Register(ctx context.Context, c kubernetes.Interface, labels map[string]string) error {
 	obj := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: labels}}
 	obj, err := c.CoreV1().Nodes().Create(ctx, obj, metav1.CreateOptions{})
@@ -33,8 +33,11 @@ func (n *Node) Register(ctx context.Context, c kubernetes.Interface, labels map[
 		return fmt.Errorf("creating Node %s: %w", n.Name, err)
 	}
 	obj.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.Addr.String()}}
+	if n.Addr6.IsValid() {
+		obj.Status.Addresses = append(obj.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: n.Addr6.String()})
+	}
 	if _, err := c.CoreV1().Nodes().UpdateStatus(ctx, obj, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("setting the InternalIP of Node %s: %w", n.Name, err)
+		return fmt.Errorf("setting the InternalIPs of Node %s: %w", n.Name, err)
 	}
 	return nil
 }

@@ -130,7 +130,7 @@ func (d *demo) startNodes() error {
 			return err
 		}
 		d.forwarders = append(d.forwarders, f)
-		page, err := servePage(n)
+		page, err := netns.ServePage(n)
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"syscall"
@@ -10,21 +9,6 @@ import (
 
 	"github.com/munnerz/keepalived-cloud-provider/test/netns"
 )
-
-// servePage serves, on 0.0.0.0:80 inside n's namespace, a page that answers with n's
-// name: the node that holds a VIP answers for it.
-func servePage(n *netns.Node) (*http.Server, error) {
-	ln, err := netns.Listen(n.NS, "0.0.0.0:80")
-	if err != nil {
-		return nil, fmt.Errorf("page on %s: %w", n.Name, err)
-	}
-	srv := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = fmt.Fprintln(w, n.Name) }),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
-	go func() { _ = srv.Serve(ln) }()
-	return srv, nil
-}
 
 // agent is one keepalived-vip-agent process inside its node's namespace.
 type agent struct {

@@ -6,24 +6,15 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-)
 
-// requireEnvVar makes missing prerequisites a failure instead of a skip (CI sets it).
-const requireEnvVar = "KCP_REQUIRE_DATAPLANE"
+	"github.com/munnerz/keepalived-cloud-provider/test/require"
+)
 
 // requirePrerequisites skips (or fails, in CI) unless the machine can run the test.
 func requirePrerequisites(t *testing.T) {
 	t.Helper()
-	missing := missingPrerequisites()
-	if len(missing) == 0 {
-		return
-	}
-	msg := "DATAPLANE TEST NOT RUN: missing " + strings.Join(missing, "; ")
-	if os.Getenv(requireEnvVar) == "1" {
-		t.Fatalf("%s (%s=1 requires it)", msg, requireEnvVar)
-	}
-	fmt.Println("=== " + msg + " (apt-get install keepalived iproute2 iputils-ping arping bubblewrap curl, run as root)")
-	t.Skip(msg)
+	require.Prerequisites(t, "DATAPLANE TEST", missingPrerequisites(),
+		"make test installs them: apt-get install keepalived iproute2 iputils-ping arping bubblewrap curl, as root")
 }
 
 func missingPrerequisites() []string {

@@ -7,24 +7,15 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-)
 
-// requireEnvVar makes missing prerequisites a failure instead of a skip (CI sets it).
-const requireEnvVar = "KCP_REQUIRE_DATAPLANE"
+	"github.com/munnerz/keepalived-cloud-provider/test/require"
+)
 
 // requirePrerequisites skips (or fails, in CI) unless the machine can run a real node.
 func requirePrerequisites(t *testing.T) {
 	t.Helper()
-	missing := missingPrerequisites()
-	if len(missing) == 0 {
-		return
-	}
-	msg := "REAL-NODE TEST NOT RUN: missing " + strings.Join(missing, "; ")
-	if os.Getenv(requireEnvVar) == "1" {
-		t.Fatalf("%s (%s=1 requires it)", msg, requireEnvVar)
-	}
-	fmt.Println("=== " + msg + " (hack/node-prereqs.sh installs containerd runc containernetworking-plugins debootstrap ca-certificates; run as root)")
-	t.Skip(msg)
+	require.Prerequisites(t, "REAL-NODE TEST", missingPrerequisites(),
+		"make test installs them with hack/node-prereqs.sh: containerd runc containernetworking-plugins debootstrap ca-certificates, as root")
 }
 
 func missingPrerequisites() []string {

@@ -7,22 +7,26 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/munnerz/keepalived-cloud-provider/test/netns"
+	"github.com/munnerz/keepalived-cloud-provider/test/require"
 )
 
 // TestConnReceivesAdvert sends adverts across a veth pair between two network
 // namespaces it creates, so that no packet leaves them.
 func TestConnReceivesAdvert(t *testing.T) {
+	var missing []string
 	if os.Geteuid() != 0 {
-		t.Skip("skipping: needs root to create network namespaces and raw sockets")
+		missing = append(missing, "root (network namespaces, raw sockets)")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("skipping: needs iproute2's ip to create network namespaces")
+		missing = append(missing, "ip (iproute2)")
 	}
+	require.Prerequisites(t, "VRRP SOCKET TEST", missing, "make test installs iproute2 (hack/dataplane-prereqs.sh); run as root")
 	pid := os.Getpid()
 	nsA, nsB := fmt.Sprintf("vrrpwatch-%d-a", pid), fmt.Sprintf("vrrpwatch-%d-b", pid)
 	vethA, vethB := fmt.Sprintf("vw%da", pid), fmt.Sprintf("vw%db", pid)
@@ -137,27 +141,10 @@ func ip(t *testing.T, args ...string) {
 	}
 }
 
-// inNetns runs fn on a thread moved into the named network namespace. The thread is
-// never unlocked, so it exits with its goroutine instead of serving other goroutines
-// from the wrong namespace; sockets fn creates stay in that namespace.
+// inNetns runs fn inside the named network namespace; sockets it creates stay there.
 func inNetns(t *testing.T, name string, fn func() error) {
 	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		f, err := os.Open("/var/run/netns/" + name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer func() { _ = f.Close() }()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", name, err)
-			return
-		}
-		errc <- fn()
-	}()
-	if err := <-errc; err != nil {
+	if _, err := netns.InNetns(name, func() (struct{}, error) { return struct{}{}, fn() }); err != nil {
 		t.Fatalf("in network namespace %s: %v", name, err)
 	}
 }

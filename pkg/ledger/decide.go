@@ -49,6 +49,7 @@ func (l *Ledger) Ensure(svc Service) (netip.Addr, uint64, error) {
 	r := l.recordOf(svc)
 	r.released = false
 	l.follow(r)
+	l.keepShare(r)
 	entry := vipconfig.Entry{Service: svc.Key, Method: svc.Method}
 	if r.addr.IsValid() && svc.RequestErr == nil && svc.Request == r.addr {
 		// Granted before (perhaps under older rules): the rules apply when an address
@@ -61,12 +62,36 @@ func (l *Ledger) Ensure(svc Service) (netip.Addr, uint64, error) {
 	if err != nil {
 		return netip.Addr{}, 0, err
 	}
+	if shared, err := l.share(r, want, entry); shared.IsValid() || err != nil {
+		return shared, l.gen, err
+	}
 	addr, err := l.choose(r, svc, want)
 	if err != nil {
 		return netip.Addr{}, 0, err
 	}
 	l.hold(r, addr, entry)
 	return addr, l.gen, nil
+}
+
+// share makes r hold the address its sharing key has in its namespace, if any
+// (the zero Addr: none, choose as usual). A Service that asks for another address,
+// or may not share, is refused. One that holds an address keeps it unless it asks
+// for the shared one: a sharing key added later moves nothing by surprise.
+func (l *Ledger) share(r *record, want netip.Addr, entry vipconfig.Entry) (netip.Addr, error) {
+	addr := l.sharedAddress(r)
+	if !addr.IsValid() || r.addr == addr || (r.addr.IsValid() && want != addr) {
+		return netip.Addr{}, nil
+	}
+	if err := l.refuseShare(r, addr); err != nil {
+		return netip.Addr{}, err
+	}
+	if want.IsValid() && want != addr {
+		return netip.Addr{}, &AllocationError{Reason: ReasonShareRefused, Err: fmt.Errorf(
+			"this Service asks for %s, but the Services with sharing key %q in namespace %q share %s: ask for %s, ask for none, or use another sharing key (annotation %s)",
+			want, r.share, r.namespace, addr, addr, AnnotationShare)}
+	}
+	l.join(r, addr, entry)
+	return addr, nil
 }
 
 // choose picks the address as Ensure describes, claiming it for the Service.
@@ -111,7 +136,7 @@ func (l *Ledger) fits(r *record, svc Service, addr netip.Addr) error {
 func (l *Ledger) held() int {
 	n := 0
 	for _, r := range l.services {
-		if r.addr.IsValid() {
+		if l.publishes(r) {
 			n++
 		}
 	}

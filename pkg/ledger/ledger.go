@@ -33,7 +33,21 @@ type Service struct {
 	RequestErr error      // the request cannot be read (the Service's own mistake)
 	Pool       string     // the pool it names, if any
 	Method     vipconfig.Method
+	// Share is the sharing key: Services of one namespace with the same key may
+	// hold one address while their Ports do not collide and none is Local ("":
+	// shares nothing).
+	Share string
+	Ports []Port
+	Local bool // externalTrafficPolicy Local: its nodes are its endpoints' nodes
 }
+
+// Port is one port a Service serves: two sharers of an address may not both serve it.
+type Port struct {
+	Protocol string
+	Number   int32
+}
+
+func (p Port) String() string { return fmt.Sprintf("%s/%d", p.Protocol, p.Number) }
 
 // Options are the operator's rules for requests.
 type Options struct {
@@ -82,20 +96,27 @@ type record struct {
 	confirmed bool             // its status has shown addr: Kubernetes keeps it now
 	released  bool             // its load balancer was deleted: its status claims nothing
 	conflict  netip.Addr       // the address of the last conflict reported for it
+	share     string           // its sharing key ("": none)
+	ports     []Port
+	local     bool
+	unshared  netip.Addr // a shared address it had to give up: its status is not followed there
 }
 
 // strays reports whether r's status shows an address the ledger must follow: not
 // the one r holds, while r holds none or one its status showed before (a status
 // that has not caught up with a new decision yet is not followed).
 func (r *record) strays() bool {
-	return !r.released && r.status.IsValid() && r.status != r.addr && (!r.addr.IsValid() || r.confirmed)
+	return !r.released && r.status.IsValid() && r.status != r.addr && r.status != r.unshared && (!r.addr.IsValid() || r.confirmed)
 }
 
 // owner is who has one address in use: a Service holding it (svc.addr), a Service
 // waiting for it that has it reserved (svc.request), a key someone else wrote, or
 // a held address that such a key blocks (svc and foreign both set: a clash).
+// Services sharing a held address are svc, the lowest by key (its entry is the one
+// published), and also.
 type owner struct {
 	svc     *record
+	also    []*record
 	foreign bool
 	value   string // the foreign key's value
 }
@@ -151,7 +172,7 @@ func (l *Ledger) View() vipconfig.View {
 	defer l.mu.Unlock()
 	entries := make(map[netip.Addr]vipconfig.Entry, len(l.services))
 	for _, r := range l.services {
-		if r.addr.IsValid() && !l.owners[r.addr].foreign {
+		if l.publishes(r) && !l.owners[r.addr].foreign {
 			entries[r.addr] = r.entry
 		}
 	}
@@ -181,6 +202,10 @@ func (l *Ledger) recordOf(svc Service) *record {
 		l.services[svc.UID] = r
 	}
 	r.key, r.namespace, r.status, r.method = svc.Key, svc.Namespace, svc.Status, svc.Method
+	r.share, r.ports, r.local = svc.Share, svc.Ports, svc.Local
+	if r.status != r.unshared {
+		r.unshared = netip.Addr{}
+	}
 	r.confirmed = r.confirmed || (r.addr.IsValid() && r.status == r.addr)
 	return r
 }
@@ -205,29 +230,50 @@ func (l *Ledger) claim(r *record, addr netip.Addr) error {
 // it held before is given up.
 func (l *Ledger) hold(r *record, addr netip.Addr, entry vipconfig.Entry) {
 	if r.addr == addr {
-		if r.entry != entry {
-			l.size = l.size.add(entrySize(addr, r.entry), -1).add(entrySize(addr, entry), 1)
-			r.entry = entry
-			l.gen++
-		}
+		l.setEntry(r, entry)
 		return
 	}
-	if r.addr.IsValid() && r.addr != addr {
+	l.take(r, addr, entry)
+	l.owners[addr].svc = r
+	l.size = l.size.add(entrySize(addr, entry), 1)
+	l.elect(addr)
+}
+
+// take makes r hold addr with entry, giving up the address it held before; who
+// publishes addr is the caller's to settle.
+func (l *Ledger) take(r *record, addr netip.Addr, entry vipconfig.Entry) {
+	if r.addr.IsValid() {
 		l.drop(r)
 	}
 	if r.request == addr {
 		r.request = netip.Addr{}
 	}
 	r.addr, r.entry, r.confirmed = addr, entry, r.status == addr
-	l.owners[addr].svc = r
-	l.size = l.size.add(entrySize(addr, entry), 1)
 	l.gen++
 }
 
-// drop makes r give up the address it holds, and passes the address on.
+// setEntry updates the entry r asks for at the address it holds.
+func (l *Ledger) setEntry(r *record, entry vipconfig.Entry) {
+	if r.entry == entry {
+		return
+	}
+	if l.publishes(r) {
+		l.size = l.size.add(entrySize(r.addr, r.entry), -1).add(entrySize(r.addr, entry), 1)
+		l.gen++
+	}
+	r.entry = entry
+}
+
+// publishes reports whether r's entry is the one published for the address it holds.
+func (l *Ledger) publishes(r *record) bool {
+	return r.addr.IsValid() && l.owners[r.addr].svc == r
+}
+
+// drop makes r give up the address it holds, and passes the address on unless
+// others share it.
 func (l *Ledger) drop(r *record) (netip.Addr, bool) {
 	addr, held := l.unhold(r)
-	if held {
+	if held && !l.leaveShare(r, addr) {
 		l.passOn(addr, r)
 	}
 	return addr, held
@@ -239,9 +285,11 @@ func (l *Ledger) unhold(r *record) (netip.Addr, bool) {
 	if !addr.IsValid() {
 		return addr, false
 	}
-	l.size = l.size.add(entrySize(addr, r.entry), -1)
+	if l.publishes(r) {
+		l.size = l.size.add(entrySize(addr, r.entry), -1)
+		delete(l.outside, addr)
+	}
 	r.addr, r.entry, r.confirmed = netip.Addr{}, vipconfig.Entry{}, false
-	delete(l.outside, addr)
 	l.gen++
 	return addr, true
 }

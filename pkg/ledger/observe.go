@@ -232,8 +232,8 @@ func (l *Ledger) ObserveService(svc Service) {
 
 // follow makes the ledger agree with the address r's status shows: Kubernetes
 // keeps statuses, and every client reads them. A free address is taken for r; one
-// another Service holds is a conflict, which the holder wins while its own status
-// shows the address too.
+// that Services r may share with hold is shared; one another Service holds is a
+// conflict, which the holder wins while its own status shows the address too.
 func (l *Ledger) follow(r *record) {
 	if !r.strays() {
 		return
@@ -246,6 +246,9 @@ func (l *Ledger) follow(r *record) {
 			return // cannot happen: every taken slot has an owner
 		}
 		l.owners[s] = &owner{svc: r}
+	case o.svc != nil && o.svc != r && o.svc.addr == s && l.refuseShare(r, s) == nil:
+		l.join(r, s, r.wantedEntry()) // a sharer of it: no conflict
+		return
 	case o.svc != nil && o.svc != r && o.svc.addr == s && o.svc.status == s:
 		l.conflict(o.svc, r, s, fmt.Sprintf("the statuses of %s and %s both show %s; %s keeps it and %s keeps the address the provider gave it: edit or re-apply %s so that its status is corrected",
 			o.svc.key, r.key, s, o.svc.key, r.key, r.key))

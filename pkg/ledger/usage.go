@@ -14,7 +14,7 @@ type Stats struct {
 	Pools         []ipam.PoolUsage
 	PoolSizes     []float64 // the exact size of each of Pools (an IPv6 pool's Size saturates at 2^64-1)
 	Outside       int       // held addresses outside every pool
-	Entries       int       // held entries
+	Entries       int       // held entries (one per address, however many Services share it)
 	Size          Size      // their size in the ConfigMap
 	Capacity      Size      // the size they may reach
 	ForeignKeys   int
@@ -30,7 +30,7 @@ func (l *Ledger) Stats() Stats {
 		s.PoolSizes = append(s.PoolSizes, sizeFloat(u.Size))
 	}
 	for _, r := range l.services {
-		if !r.addr.IsValid() {
+		if !l.publishes(r) {
 			continue
 		}
 		s.Entries++

@@ -60,7 +60,7 @@ var _ cloudprovider.LoadBalancer = (*LoadBalancer)(nil)
 
 // GetLoadBalancer reports the Service's addresses while a ledger holds one for it.
 func (l *LoadBalancer) GetLoadBalancer(ctx context.Context, _ string, svc *corev1.Service) (*corev1.LoadBalancerStatus, bool, error) {
-	in, _ := describe(svc, l.cfg.DefaultMethod)
+	in, _ := describe(svc, l.cfg)
 	if err := l.waitReady(ctx, relevant(svc, in)); err != nil {
 		return nil, false, err
 	}
@@ -88,7 +88,7 @@ func (l *LoadBalancer) GetLoadBalancerName(_ context.Context, _ string, svc *cor
 // wanted) and returns once the ConfigMaps carry them, so the status the service
 // controller then writes is never ahead of them.
 func (l *LoadBalancer) EnsureLoadBalancer(ctx context.Context, _ string, svc *corev1.Service, _ []*corev1.Node) (*corev1.LoadBalancerStatus, error) {
-	in, err := describe(svc, l.cfg.DefaultMethod)
+	in, err := describe(svc, l.cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +217,7 @@ func (l *LoadBalancer) UpdateLoadBalancer(context.Context, string, *corev1.Servi
 // EnsureLoadBalancerDeleted frees the Service's addresses and returns once their
 // entries are gone from the ConfigMaps.
 func (l *LoadBalancer) EnsureLoadBalancerDeleted(ctx context.Context, _ string, svc *corev1.Service) error {
-	in, _ := describe(svc, l.cfg.DefaultMethod)
+	in, _ := describe(svc, l.cfg)
 	if err := l.waitReady(ctx, relevant(svc, in)); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
@@ -26,11 +27,17 @@ const (
 	EnvPoolsFile     = "KEEPALIVED_POOLS_FILE"
 	EnvAllowOutside  = "KEEPALIVED_ALLOW_REQUESTS_OUTSIDE_POOLS"
 	EnvClusterIPs    = "KEEPALIVED_SERVICE_CLUSTER_IP_RANGE"
+	EnvClass         = "KEEPALIVED_LOAD_BALANCER_CLASS"
+	EnvClassOnly     = "KEEPALIVED_CLASS_ONLY"
 )
+
+// DefaultClass is the spec.loadBalancerClass of the Services that are ours in any mode.
+const DefaultClass = "k8s.co/keepalived"
 
 // Options holds the raw keepalived settings as given on the command line or in the environment.
 type Options struct {
 	ServiceCIDR, Namespace, ConfigMap, ConfigMapIPv6, ForwardMethod, PoolsFile, AllowOutside, ClusterIPs string
+	Class, ClassOnly                                                                                     string
 
 	flags *pflag.FlagSet // where AddFlags put the flags: Complete asks it which were given
 }
@@ -45,6 +52,8 @@ func (o *Options) settings() []setting.Setting {
 		{Flag: "keepalived-pools-file", Env: EnvPoolsFile, Usage: "YAML file of named address pools (see the README); re-read when it changes. Give this or a service CIDR.", Value: &o.PoolsFile},
 		{Flag: "keepalived-allow-requests-outside-pools", Env: EnvAllowOutside, Default: "false", Usage: "Let Services request addresses outside every pool (the 2017 behaviour): any namespace may then claim any address not otherwise refused.", Value: &o.AllowOutside},
 		{Flag: "keepalived-service-cluster-ip-range", Env: EnvClusterIPs, Usage: "The cluster's Service CIDRs (kube-apiserver --service-cluster-ip-range), comma separated: never handed out, even on request.", Value: &o.ClusterIPs},
+		{Flag: "keepalived-load-balancer-class", Env: EnvClass, Default: DefaultClass, Usage: "The spec.loadBalancerClass of the Services this provider serves besides those without a class. Services of any other class are never touched.", Value: &o.Class},
+		{Flag: "keepalived-class-only", Env: EnvClassOnly, Default: "false", Usage: "Serve only Services of the load balancer class, and leave those without a class to another implementation (a cloud's controller manager, MetalLB).", Value: &o.ClassOnly},
 	}
 }
 
@@ -74,6 +83,8 @@ type Config struct {
 	DefaultMethod vipconfig.Method
 	AllowOutside  bool           // requests outside every pool are honoured
 	ClusterIPs    []netip.Prefix // never handed out
+	Class         string         // the loadBalancerClass that is ours
+	ClassOnly     bool           // Services without a class are someone else's
 }
 
 // OutsideHint tells a user how the operator allows requests outside the pools.
@@ -108,6 +119,13 @@ func (o *Options) Validate() (Config, []string, error) {
 	}
 	if cfg.ClusterIPs, err = parsePrefixes(o.ClusterIPs); err != nil {
 		bad(&o.ClusterIPs, err.Error())
+	}
+	cfg.Class = o.Class
+	if msgs := content.IsLabelKey(o.Class); len(msgs) > 0 {
+		bad(&o.Class, "not a load balancer class, which is label-style such as example.com/keepalived: "+strings.Join(msgs, "; "))
+	}
+	if cfg.ClassOnly, err = strconv.ParseBool(o.ClassOnly); err != nil {
+		bad(&o.ClassOnly, "must be true or false")
 	}
 	if len(errs) > 0 {
 		return Config{}, nil, fmt.Errorf("invalid keepalived configuration:\n%w", errors.Join(errs...))

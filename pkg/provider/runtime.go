@@ -117,7 +117,7 @@ func (r *runtime) rebuild(fr *familyRuntime, lister corelisters.ServiceLister) {
 	list, _ := lister.List(labels.Everything())
 	services := make([]ledger.Service, 0, len(list))
 	for _, svc := range list {
-		in, _ := describe(svc, r.cfg.DefaultMethod)
+		in, _ := describe(svc, r.cfg)
 		services = append(services, in[fr.fam])
 	}
 	cm, err := fr.cachedConfigMap()
@@ -141,7 +141,7 @@ func (r *runtime) rebuild(fr *familyRuntime, lister corelisters.ServiceLister) {
 
 func (r *runtime) observeService(obj any) {
 	if svc, ok := obj.(*corev1.Service); ok {
-		in, _ := describe(svc, r.cfg.DefaultMethod)
+		in, _ := describe(svc, r.cfg)
 		for _, fr := range r.fams {
 			fr.ledger.ObserveService(in[fr.fam])
 		}

@@ -19,6 +19,12 @@ const (
 	// AnnotationAddress names the addresses a Service asks for: one per family,
 	// comma separated ("10.0.0.5,fd00::5").
 	AnnotationAddress = "k8s.co/keepalived-load-balancer-ip"
+	// AnnotationShare is the sharing key: Services of one namespace with the same
+	// value may share one address (see ledger.Service.Share).
+	AnnotationShare = ledger.AnnotationShare
+	// AnnotationIgnoreTrafficPolicy has the node agent treat a Local Service as
+	// Cluster; such a Service may share an address.
+	AnnotationIgnoreTrafficPolicy = "k8s.co/keepalived-ignore-traffic-policy"
 )
 
 // families are the two address families, each with a ledger, a ConfigMap and a
@@ -30,9 +36,32 @@ type perFamily [len(families)]ledger.Service
 
 func serviceKey(svc *corev1.Service) string { return svc.Namespace + "/" + svc.Name }
 
-// wantsLoadBalancer mirrors the service controller's choice of Services it hands us.
-func wantsLoadBalancer(svc *corev1.Service) bool {
-	return svc.Spec.Type == corev1.ServiceTypeLoadBalancer && svc.Spec.LoadBalancerClass == nil
+// Serves reports whether svc is ours to give an address: a LoadBalancer of our
+// class, or of no class unless class-only (the upstream service controller's
+// choice of the Services it hands us).
+func (c Config) Serves(svc *corev1.Service) bool {
+	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		return false
+	}
+	if svc.Spec.LoadBalancerClass == nil {
+		return !c.ClassOnly
+	}
+	return c.Class != "" && *svc.Spec.LoadBalancerClass == c.Class
+}
+
+// portsOf are the ports a Service serves, which sharers of its address may not serve.
+func portsOf(svc *corev1.Service) []ledger.Port {
+	ports := make([]ledger.Port, 0, len(svc.Spec.Ports))
+	for _, p := range svc.Spec.Ports {
+		ports = append(ports, ledger.Port{Protocol: string(p.Protocol), Number: p.Port})
+	}
+	return ports
+}
+
+// isLocal reports whether the Service's traffic must reach its own endpoints' nodes.
+func isLocal(svc *corev1.Service) bool {
+	return svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal &&
+		svc.Annotations[AnnotationIgnoreTrafficPolicy] != "true"
 }
 
 // ipFamiliesOf is spec.ipFamilies, primary first. A Service that names none (as
@@ -184,10 +213,16 @@ func statusAddresses(svc *corev1.Service) requested {
 // describe reads what each family's ledger needs of a Service. An invalid forward
 // method is the Service's own mistake: it is returned, and the description uses
 // the default. An unreadable request is each ledger's RequestErr.
-func describe(svc *corev1.Service, fallback vipconfig.Method) (perFamily, error) {
-	method, err := forwardMethod(svc, fallback)
+func describe(svc *corev1.Service, cfg Config) (perFamily, error) {
+	method, err := forwardMethod(svc, cfg.DefaultMethod)
 	if err != nil {
-		method = fallback
+		method = cfg.DefaultMethod
+	}
+	serves := cfg.Serves(svc)
+	var ports []ledger.Port
+	share := strings.TrimSpace(svc.Annotations[AnnotationShare])
+	if share != "" {
+		ports = portsOf(svc) // only sharers are compared: no copy for the others
 	}
 	req, requestErr := requestedAddresses(svc)
 	if svc.DeletionTimestamp != nil {
@@ -202,12 +237,15 @@ func describe(svc *corev1.Service, fallback vipconfig.Method) (perFamily, error)
 			Namespace: svc.Namespace,
 			// A status address of a family the Service has just dropped is still
 			// followed, so nobody else gets it before the Service lets it go.
-			Wants:      wantsLoadBalancer(svc) && (slices.Contains(have, fam) || status[fam].IsValid()),
+			Wants:      serves && (slices.Contains(have, fam) || status[fam].IsValid()),
 			Status:     status[fam],
 			Request:    req[fam],
 			RequestErr: requestErr,
 			Pool:       svc.Annotations[poolconfig.PoolAnnotation],
 			Method:     method,
+			Share:      share,
+			Ports:      ports,
+			Local:      share != "" && isLocal(svc),
 		}
 	}
 	return out, err

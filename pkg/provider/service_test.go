@@ -2,11 +2,13 @@ package provider
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/munnerz/keepalived-cloud-provider/pkg/ledger"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
 
@@ -68,4 +70,55 @@ func str(a netip.Addr) string {
 		return ""
 	}
 	return a.String()
+}
+
+// TestServes: a Service is ours when it is a LoadBalancer of our class, or of no
+// class unless class-only; another class never is.
+func TestServes(t *testing.T) {
+	ours, other := "k8s.co/keepalived", "example.com/other"
+	lb := func(class *string, typ corev1.ServiceType) *corev1.Service {
+		return &corev1.Service{Spec: corev1.ServiceSpec{Type: typ, LoadBalancerClass: class}}
+	}
+	for _, c := range []struct {
+		name      string
+		svc       *corev1.Service
+		classOnly bool
+		want      bool
+	}{
+		{"no class", lb(nil, corev1.ServiceTypeLoadBalancer), false, true},
+		{"no class, class-only", lb(nil, corev1.ServiceTypeLoadBalancer), true, false},
+		{"our class", lb(&ours, corev1.ServiceTypeLoadBalancer), false, true},
+		{"our class, class-only", lb(&ours, corev1.ServiceTypeLoadBalancer), true, true},
+		{"another class", lb(&other, corev1.ServiceTypeLoadBalancer), false, false},
+		{"our class, not a LoadBalancer", lb(&ours, corev1.ServiceTypeClusterIP), false, false},
+	} {
+		cfg := Config{Class: ours, ClassOnly: c.classOnly}
+		if got := cfg.Serves(c.svc); got != c.want {
+			t.Errorf("%s: Serves = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestDescribeSharing: the sharing key, ports and traffic policy reach the ledger;
+// a Service without a key carries no ports.
+func TestDescribeSharing(t *testing.T) {
+	svc := &corev1.Service{Spec: corev1.ServiceSpec{
+		Type:                  corev1.ServiceTypeLoadBalancer,
+		ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal,
+		Ports:                 []corev1.ServicePort{{Protocol: corev1.ProtocolUDP, Port: 53}},
+	}}
+	in, _ := describe(svc, Config{})
+	if in[0].Share != "" || in[0].Ports != nil || in[0].Local {
+		t.Errorf("without a key: %+v, want no share, ports or Local", in[0])
+	}
+	svc.Annotations = map[string]string{AnnotationShare: " dns "}
+	in, _ = describe(svc, Config{})
+	want := []ledger.Port{{Protocol: "UDP", Number: 53}}
+	if in[0].Share != "dns" || !slices.Equal(in[0].Ports, want) || !in[0].Local {
+		t.Errorf("with key dns: %+v, want share dns, ports %v, Local", in[0], want)
+	}
+	svc.Annotations[AnnotationIgnoreTrafficPolicy] = "true"
+	if in, _ = describe(svc, Config{}); in[0].Local {
+		t.Error("a Local Service the agent treats as Cluster is described as Local")
+	}
 }

@@ -48,7 +48,7 @@ func main() {
 		}
 		return provider.NewCloud(cfg, provider.NewMetrics(legacyregistry.MustRegister), fenceLeaderElection(cc))
 	}
-	cmd := app.NewCloudControllerManagerCommand(opts, initCloud, app.DefaultInitFuncConstructors,
+	cmd := app.NewCloudControllerManagerCommand(opts, initCloud, controllerConstructors(&cfg),
 		names.CCMControllerAliases(), flags, wait.NeverStop)
 	cmd.Use = "keepalived-cloud-provider"
 	// Validate our settings before the controller manager starts, so a bad value

@@ -56,6 +56,8 @@ func TestDataplane(t *testing.T) {
 	// issue 15: IPv6 on the bridge.
 	t.Run("DualStack", func(t *testing.T) { cl.testDualStack(ctx, t) })
 	t.Run("IPv6SingleStack", func(t *testing.T) { cl.testIPv6SingleStack(ctx, t) })
+	// issue 16: two Services on one address.
+	t.Run("SharedAddress", func(t *testing.T) { cl.testSharedAddress(ctx, t) })
 
 	if cl.ingressVIP != "" {
 		vips = append(vips, cl.ingressVIP)

@@ -221,6 +221,7 @@ func (l *Ledger) ObserveService(svc Service) {
 	}
 	r := l.recordOf(svc)
 	l.follow(r)
+	l.keepShare(r)
 	if !r.addr.IsValid() {
 		want, err := l.permitted(svc)
 		l.track(r, want, err)
@@ -246,19 +247,27 @@ func (l *Ledger) follow(r *record) {
 			return // cannot happen: every taken slot has an owner
 		}
 		l.owners[s] = &owner{svc: r}
-	case o.svc != nil && o.svc != r && o.svc.addr == s && l.refuseShare(r, s) == nil:
+	case o.svc != nil && o.svc.addr == s && l.refuseShare(r, s) == nil:
 		l.join(r, s, r.wantedEntry()) // a sharer of it: no conflict
 		return
-	case o.svc != nil && o.svc != r && o.svc.addr == s && o.svc.status == s:
-		l.conflict(o.svc, r, s, fmt.Sprintf("the statuses of %s and %s both show %s; %s keeps it and %s keeps the address the provider gave it: edit or re-apply %s so that its status is corrected",
-			o.svc.key, r.key, s, o.svc.key, r.key, r.key))
-		return
-	case o.svc != nil && o.svc != r && o.svc.addr == s:
-		loser := o.svc
-		l.conflict(loser, r, s, fmt.Sprintf("the status of %s shows %s, which the provider had given to %s, whose status does not show it; %s keeps it and %s is given another address at its next sync",
-			r.key, s, loser.key, r.key, loser.key))
-		l.unhold(loser)
-		defer l.follow(loser) // once r holds s: the loser may follow its own status
+	case o.svc != nil && o.svc.addr == s:
+		if h := statusShows(o.holders(), s); h != nil {
+			l.conflict(h, r, s, fmt.Sprintf("the statuses of %s and %s both show %s; %s keeps it and %s keeps the address the provider gave it: edit or re-apply %s so that its status is corrected",
+				h.key, r.key, s, h.key, r.key, r.key))
+			return
+		}
+		losers := o.holders()
+		l.conflict(losers[0], r, s, fmt.Sprintf("the status of %s shows %s, which the provider had given to %s, whose status does not show it; %s keeps it and %s is given another address at its next sync",
+			r.key, s, losers[0].key, r.key, losers[0].key))
+		for _, h := range losers {
+			l.unhold(h)
+		}
+		o.also = nil
+		defer func() { // once r holds s: the losers may follow their own statuses
+			for _, h := range losers {
+				l.follow(h)
+			}
+		}()
 	}
 	if o := l.owners[s]; o.foreign && o.svc != r {
 		l.report(Event{Service: r.key, UID: r.uid, Addr: s, Kind: Clash, Message: fmt.Sprintf(
@@ -267,6 +276,16 @@ func (l *Ledger) follow(r *record) {
 	}
 	l.owners[s].svc = r // a reservation for someone's request is taken over: that request waits on
 	l.hold(r, s, r.wantedEntry())
+}
+
+// statusShows is the first of holders whose status shows addr, if any.
+func statusShows(holders []*record, addr netip.Addr) *record {
+	for _, h := range holders {
+		if h.status == addr {
+			return h
+		}
+	}
+	return nil
 }
 
 // conflict reports, once per address, that a and b both have a claim on addr.
@@ -292,8 +311,12 @@ func (l *Ledger) ServiceGone(uid types.UID) {
 	r.released = true
 	l.cancelRequest(r)
 	if addr, held := l.drop(r); held {
+		outcome := "the entry is removed and the address freed"
+		if h := l.holderOf(addr); h != nil {
+			outcome = "the address stays with the Services that share it, the entry names " + h.key
+		}
 		l.report(Event{Service: r.key, UID: uid, Addr: addr, Kind: Orphan, Message: fmt.Sprintf(
-			"Service %s was deleted without releasing %s (was its finalizer removed by hand?); the entry is removed and the address freed", r.key, addr)})
+			"Service %s was deleted without releasing %s (was its finalizer removed by hand?); %s", r.key, addr, outcome)})
 	}
 	delete(l.services, uid)
 }

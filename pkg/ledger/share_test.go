@@ -1,6 +1,10 @@
 package ledger
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -129,4 +133,105 @@ func TestSharingCountsOneEntry(t *testing.T) {
 	if got := l.Stats(); got.Entries != 0 || got.Size != (Size{}) {
 		t.Errorf("no sharer left: %d entries of size %+v; want none", got.Entries, got.Size)
 	}
+}
+
+// TestSharingInvariants drives a ledger through random ensures, releases, deletions
+// and status changes of Services with a few sharing keys and ports, and checks after
+// every step: the Services holding one address share one namespace and key, no two
+// serve the same port, none is Local unless alone; the view names the lowest by key
+// of each address's holders; the size and the entry count are those of the view.
+func TestSharingInvariants(t *testing.T) {
+	for seed := range uint64(20) {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { sharingWalk(t, seed) })
+	}
+}
+
+func sharingWalk(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 2))
+	l, _ := newLedger(t, "10.0.0.0/29", nil, nil, nil, nil)
+	var pool []Service
+	for _, ns := range []string{"a", "b"} {
+		for i := range 6 {
+			s := svc(fmt.Sprintf("%s/s%d", ns, i))
+			s.Share = []string{"", "k1", "k2"}[i%3]
+			s.Ports = []Port{tcp(int32(50 + i%4))}
+			s.Local = i == 5
+			pool = append(pool, s)
+		}
+	}
+	for step := range 3000 {
+		s := pool[rng.IntN(len(pool))]
+		switch rng.IntN(7) {
+		case 0, 1:
+			_, _, _ = l.Ensure(s)
+		case 2:
+			_, _, _ = l.Release(s.UID)
+		case 3:
+			l.ServiceGone(s.UID)
+		case 4: // its status shows what it holds, or another Service's address
+			if a, ok := l.Holding(pool[rng.IntN(len(pool))].UID); ok {
+				s.Status = a
+			}
+			l.ObserveService(s)
+		case 5: // its ports change
+			s.Ports = []Port{tcp(int32(50 + rng.IntN(4)))}
+			_, _, _ = l.Ensure(s)
+		case 6: // a takeover: rebuilt from the statuses (what each holds) and the view
+			var all []Service
+			for _, p := range pool {
+				p.Status, _ = l.Holding(p.UID)
+				all = append(all, p)
+			}
+			if err := l.Rebuild(all, snapshot(nil, published(l))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if msg := sharingViolation(l); msg != "" {
+			t.Fatalf("step %d (%s): %s", step, s.Key, msg)
+		}
+	}
+}
+
+func sharingViolation(l *Ledger) string {
+	l.mu.Lock()
+	holders := map[netip.Addr][]*record{}
+	for _, r := range l.services {
+		if r.addr.IsValid() {
+			holders[r.addr] = append(holders[r.addr], r)
+		}
+	}
+	var size Size
+	for addr, hs := range holders {
+		o := l.owners[addr]
+		if o == nil || o.svc == nil || len(o.holders()) != len(hs) {
+			l.mu.Unlock()
+			return fmt.Sprintf("%s: %d records hold it, its owner lists %v", addr, len(hs), o)
+		}
+		for _, h := range hs {
+			if h.key < o.svc.key {
+				l.mu.Unlock()
+				return fmt.Sprintf("%s: the entry names %s, but %s holds it too", addr, o.svc.key, h.key)
+			}
+			for _, g := range hs {
+				if g != h && (g.namespace != h.namespace || g.share == "" || g.share != h.share || g.local) {
+					l.mu.Unlock()
+					return fmt.Sprintf("%s held by %s and %s, which may not share", addr, g.key, h.key)
+				}
+				if g != h && slices.ContainsFunc(g.ports, func(p Port) bool { return slices.Contains(h.ports, p) }) {
+					l.mu.Unlock()
+					return fmt.Sprintf("%s held by %s and %s with colliding ports %v / %v", addr, g.key, h.key, g.ports, h.ports)
+				}
+			}
+		}
+		size = size.add(entrySize(addr, o.svc.entry), 1)
+	}
+	got := l.size
+	l.mu.Unlock()
+	if got != size {
+		return fmt.Sprintf("size %+v, the held entries take %+v", got, size)
+	}
+	if n := l.Stats().Entries; n != len(holders) {
+		return fmt.Sprintf("Stats: %d entries, %d addresses held", n, len(holders))
+	}
+	return ""
 }

@@ -65,7 +65,9 @@ func TestChanged(t *testing.T) {
 		cur  *corev1.Service
 		want bool
 	}{
-		{"status only", edit(func(s *corev1.Service) { s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.0.0.1"}} }), false},
+		{"status only", edit(func(s *corev1.Service) {
+			s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.0.0.1"}}
+		}), false},
 		{"resync", old.DeepCopy(), true},
 		{"ports", edit(func(s *corev1.Service) { s.Spec.Ports = []corev1.ServicePort{{Port: 53}} }), true},
 		{"annotation", edit(func(s *corev1.Service) { s.Annotations = map[string]string{"k": "v"} }), true},

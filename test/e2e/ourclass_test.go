@@ -22,6 +22,15 @@ func withClass(class string) svcOption {
 	return func(s *corev1.Service) { s.Spec.LoadBalancerClass = &class }
 }
 
+// ofOurClassIf makes the Service one of our class when yes.
+func ofOurClassIf(yes bool) svcOption {
+	return func(s *corev1.Service) {
+		if yes {
+			withClass(ourClass)(s)
+		}
+	}
+}
+
 // waitReleased waits until the Service has neither an ingress nor the finalizer.
 func (e *env) waitReleased(name string) {
 	e.t.Helper()

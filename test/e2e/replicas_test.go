@@ -59,6 +59,7 @@ func TestLeaderKilledMidBurst(t *testing.T) {
 // resume until it exits it made no write request at all to the ConfigMap or to Services
 // (objects or status). The two replicas run with two tokens of the provider's
 // ServiceAccount (same RBAC), which the API server's audit log tells apart by credential id.
+// Half the Services are of our loadBalancerClass, so our class controller is fenced too.
 func TestPausedLeader(t *testing.T) {
 	leaderID, standbyID := newIdentity(t, "leader"), newIdentity(t, "standby")
 	e := newEnv(t, config{pool: "10.210.225.0/24", kubeconfig: leaderID.Kubeconfig})
@@ -67,7 +68,7 @@ func TestPausedLeader(t *testing.T) {
 	var names []string
 	for i := 0; i < 10; i++ {
 		names = append(names, fmt.Sprintf("s%d", i))
-		e.createService(names[i])
+		e.createService(names[i], ofOurClassIf(i >= 5)) // half for our own class controller
 	}
 	e.waitAddressed(names, len(names))
 	standby := e.startReplicaAs("standby", standbyID.Kubeconfig)
@@ -84,7 +85,7 @@ func TestPausedLeader(t *testing.T) {
 	}
 	for i := 0; i < 5; i++ {
 		name := fmt.Sprintf("new%d", i)
-		e.createService(name)
+		e.createService(name, ofOurClassIf(i >= 3))
 		e.waitIP(name)
 	}
 	e.waitConsistent(assignTimeout)

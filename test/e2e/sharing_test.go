@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 const annotationShare = "k8s.co/keepalived-allow-shared-ip"
@@ -140,4 +142,33 @@ pools:
 	b.createService("asks", withRequestedIP(ip), sharing("dns-"+a.ns, port("x", corev1.ProtocolTCP, 8053)))
 	b.waitEvent("asks", "SyncLoadBalancerFailed", ip, "a Service in another namespace")
 	b.assertNoIP("asks", time.Second)
+}
+
+// TestSharedDrift: hand edits of a shared address's entry are reverted to the sharer
+// the entry names (the lowest by name), with the event on that Service; a deleted
+// ConfigMap is re-created with it.
+func TestSharedDrift(t *testing.T) {
+	e := newEnv(t, config{pool: "10.210.24.10-10.210.24.11"})
+	e.createService("ntp-b", sharing("ntp", port("ntp", corev1.ProtocolUDP, 123)))
+	ip := e.waitIP("ntp-b")
+	e.createService("ntp-a", sharing("ntp", port("nts", corev1.ProtocolTCP, 4460)))
+	e.waitServiceIs("ntp-a", ip, assignTimeout)
+	want := map[string]string{ip: e.key("ntp-a")}
+	e.waitRepaired("the entry names the lowest sharer", want)
+
+	e.editConfigMap("point the entry at the other sharer", func(cm *corev1.ConfigMap) { cm.Data[ip] = e.key("ntp-b") })
+	e.waitRepaired("the entry restored", want)
+	e.waitEvent("ntp-a", "ConfigMapEntryRepaired", ip)
+
+	e.editConfigMap("delete the entry", func(cm *corev1.ConfigMap) { delete(cm.Data, ip) })
+	e.waitRepaired("the entry restored", want)
+	if err := e.c.CoreV1().ConfigMaps(configMapNamespace).Delete(context.Background(), e.cm, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitRepaired("ConfigMap re-created with the shared entry", want)
+	for _, name := range []string{"ntp-a", "ntp-b"} {
+		if got := e.getIP(name); got != ip {
+			t.Errorf("%s moved from %s to %s", name, ip, got)
+		}
+	}
 }

@@ -175,12 +175,24 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	case needsCleanup(svc) && (c.ours(svc) || c.held(ctx, svc)):
 		err = c.cleanup(ctx, svc)
 	case c.ours(svc) && svc.Spec.Type == corev1.ServiceTypeLoadBalancer && svc.DeletionTimestamp == nil:
-		err = c.ensure(ctx, svc)
+		if err = c.ensure(ctx, svc); err != nil && c.superseded(svc) {
+			return nil // deleted or changed while it synced: that change is queued, and this sync no longer matters
+		}
 	}
 	if err != nil {
 		c.opts.Recorder.Eventf(svc, corev1.EventTypeWarning, "SyncLoadBalancerFailed", "Error syncing load balancer: %v", err)
 	}
 	return err
+}
+
+// superseded reports whether the cache now shows the Service deleted, being
+// deleted, re-created or no longer a LoadBalancer of our class.
+func (c *Controller) superseded(svc *corev1.Service) bool {
+	now, err := c.lister.Services(svc.Namespace).Get(svc.Name)
+	if err != nil {
+		return apierrors.IsNotFound(err)
+	}
+	return now.UID != svc.UID || now.DeletionTimestamp != nil || !c.ours(now) || now.Spec.Type != corev1.ServiceTypeLoadBalancer
 }
 
 // held reports whether the provider holds an address for a classless Service in

@@ -16,6 +16,9 @@ import (
 // ErrNotReady is returned before the ledger has been rebuilt from the cluster.
 var ErrNotReady = errors.New("load balancer addresses are still being restored from the cluster")
 
+// ErrNotCurrent refuses a decision for a Service that no longer wants a load balancer.
+var ErrNotCurrent = errors.New("the Service was deleted or no longer wants a load balancer from this provider since this sync began")
+
 // ErrConfigMapFull refuses an address whose entry would not fit in the ConfigMap.
 var ErrConfigMapFull = errors.New("the ConfigMap is full")
 
@@ -45,6 +48,9 @@ func (l *Ledger) Ensure(svc Service) (netip.Addr, uint64, error) {
 	defer l.mu.Unlock()
 	if !l.ready {
 		return netip.Addr{}, 0, ErrNotReady
+	}
+	if l.opts.Current != nil && !l.opts.Current(svc) {
+		return netip.Addr{}, 0, ErrNotCurrent
 	}
 	r := l.recordOf(svc)
 	r.released = false

@@ -27,7 +27,7 @@ type Service struct {
 	UID        types.UID
 	Key        string // "<namespace>/<name>"
 	Namespace  string
-	Wants      bool       // type LoadBalancer without a loadBalancerClass
+	Wants      bool       // a LoadBalancer this provider serves (its class, or none unless class-only)
 	Status     netip.Addr // the IPv4 address in status.loadBalancer, if any
 	Request    netip.Addr // the address it asks for, if any
 	RequestErr error      // the request cannot be read (the Service's own mistake)
@@ -68,6 +68,12 @@ type Options struct {
 	// Family is the one address family the ledger decides and publishes (see
 	// family.go); the zero value is IPv4, the legacy ConfigMap.
 	Family vipconfig.Family
+	// Current reports whether the Service (by UID) still wants a load balancer as
+	// the informer's cache says now (nil: always). Ensure asks it under the lock:
+	// two controllers may act on one Service (ours, and the upstream one cleaning
+	// up), and a sync that read the Service before its deletion must not take an
+	// address back after the other one released it.
+	Current func(svc Service) bool
 }
 
 // Size is what entries take in the ConfigMap: data (keys and values) and the

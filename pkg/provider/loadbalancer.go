@@ -75,9 +75,25 @@ func (l *LoadBalancer) GetLoadBalancer(ctx context.Context, _ string, svc *corev
 		}
 	}
 	if addrs == (requested{}) {
-		return nil, false, nil
+		// "Does not exist" lets the controller remove the finalizer, so it is said only
+		// once the ConfigMaps carry every decision so far: a release by another sync
+		// (the other controller's, for a Service of our class) may still be on its way.
+		return nil, false, l.published(ctx)
 	}
 	return loadBalancerStatus(addrs), true, nil
+}
+
+// published waits until each ready family's ConfigMap carries its ledger's decisions.
+func (l *LoadBalancer) published(ctx context.Context) error {
+	for _, f := range l.fams {
+		if !f.isReady() {
+			continue
+		}
+		if err := f.writer.Wait(ctx, f.ledger.Gen()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (l *LoadBalancer) GetLoadBalancerName(_ context.Context, _ string, svc *corev1.Service) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,6 +38,8 @@ type runtime struct {
 	events  *eventSink
 	lb      *LoadBalancer
 	fams    [len(families)]*familyRuntime
+	// services is the Services informer's cache, once SetInformers gave it.
+	services atomic.Pointer[corelisters.ServiceLister]
 }
 
 // familyRuntime is one family's share of the runtime. The families share nothing
@@ -62,7 +65,9 @@ func newRuntime(ctx context.Context, cfg Config, pools poolsAtStart, client kube
 
 // newFamily builds and starts one family's ledger, ConfigMap informer and writer.
 func (r *runtime) newFamily(fam vipconfig.Family, pools poolsAtStart, client kubernetes.Interface, fence *fencing.Fence) *familyRuntime {
-	led, err := ledger.New(ledgerOptions(r.cfg, pools, fam), r.report)
+	opts := ledgerOptions(r.cfg, pools, fam)
+	opts.Current = r.current
+	led, err := ledger.New(opts, r.report)
 	if err != nil {
 		// The pools were validated at start or at this reload: only a bug gets here.
 		klog.Fatalf("Building the %s address ledger: %v", fam, err)
@@ -100,6 +105,7 @@ func (r *runtime) watchServices(informer cache.SharedIndexInformer) {
 		DeleteFunc: func(obj any) { r.serviceGone(obj) },
 	})
 	lister := corelisters.NewServiceLister(informer.GetIndexer())
+	r.services.Store(&lister)
 	for _, fr := range r.fams {
 		go func() {
 			if !cache.WaitForCacheSync(r.ctx.Done(), informer.HasSynced, fr.cmSynced) {
@@ -137,6 +143,23 @@ func (r *runtime) rebuild(fr *familyRuntime, lister corelisters.ServiceLister) {
 	r.metrics.observe(s)
 	fr.once.Do(func() { close(fr.rebuilt) })
 	fr.writer.Kick()
+}
+
+// current reports whether the Service still wants a load balancer from us, as
+// the Services informer's cache says now (see ledger.Options.Current). The cache
+// is updated before any controller hears of a change, so a Service another
+// controller has begun to clean up is never current here.
+func (r *runtime) current(s ledger.Service) bool {
+	lister := r.services.Load()
+	if lister == nil {
+		return true
+	}
+	ns, name := splitKey(s.Key)
+	svc, err := (*lister).Services(ns).Get(name)
+	if err != nil {
+		return !apierrors.IsNotFound(err)
+	}
+	return svc.UID == s.UID && svc.DeletionTimestamp == nil && r.cfg.Serves(svc)
 }
 
 func (r *runtime) observeService(obj any) {

@@ -41,6 +41,7 @@ func main() {
 	var warnings []string
 	flags := cliflag.NamedFlagSets{}
 	keepalived.AddFlags(flags.FlagSet("keepalived"))
+	initNodes := addInitializeNodesFlag(flags.FlagSet("keepalived"))
 
 	initCloud := func(cc *config.CompletedConfig) cloudprovider.Interface {
 		for _, w := range warnings {
@@ -64,6 +65,7 @@ func main() {
 		cfg, warnings, err = keepalived.Validate()
 		return err
 	}
+	cmd.PreRunE = initNodes.wrap(cmd.PreRunE, &opts.Generic.Controllers)
 	cmd.AddCommand(checkPoolsCommand())
 	os.Exit(cli.Run(cmd))
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/fencing"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/ledger"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/nodes"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
@@ -22,8 +23,9 @@ const ProviderName = "keepalived"
 // entries others write, the usage summary and object metadata.
 var configMapCapacity = ledger.Size{Data: 1<<20 - 64<<10, Annotation: 256<<10 - 16<<10}
 
-// Cloud is the cloudprovider.Interface of keepalived-cloud-provider. Only LoadBalancer is
-// implemented: nodes, zones and routes belong to the machines, not to us.
+// Cloud is the cloudprovider.Interface of keepalived-cloud-provider: LoadBalancer, and
+// InstancesV2 from what each Node says of itself (used only when the operator enables the
+// node controllers); zones and routes belong to the machines, not to us.
 type Cloud struct {
 	cfg     Config
 	metrics *Metrics
@@ -102,7 +104,7 @@ func (c *Cloud) SetInformers(factory informers.SharedInformerFactory) {
 func (c *Cloud) LoadBalancer() (cloudprovider.LoadBalancer, bool) { return c.lb, true }
 
 func (c *Cloud) Instances() (cloudprovider.Instances, bool)     { return nil, false }
-func (c *Cloud) InstancesV2() (cloudprovider.InstancesV2, bool) { return nil, false }
+func (c *Cloud) InstancesV2() (cloudprovider.InstancesV2, bool) { return nodes.Instances{}, true }
 func (c *Cloud) Zones() (cloudprovider.Zones, bool)             { return nil, false }
 func (c *Cloud) Clusters() (cloudprovider.Clusters, bool)       { return nil, false }
 func (c *Cloud) Routes() (cloudprovider.Routes, bool)           { return nil, false }

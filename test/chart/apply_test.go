@@ -53,6 +53,7 @@ func TestChartOnAPIServer(t *testing.T) {
 		{name: "defaults"},
 		{name: "pools file", values: poolsFileValues(t, "examples/pools-file/pools.yaml")},
 		{name: "agent disabled", values: "agent: {enabled: false}"},
+		{name: "node init", values: "nodeInit: {enabled: true}"},
 		{name: "ConfigMap in another namespace", values: otherConfigMapValues},
 	}
 	t.Run("dry run", func(t *testing.T) {

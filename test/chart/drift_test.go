@@ -26,6 +26,12 @@ func TestChartMatchesManifests(t *testing.T) {
 			values:    []string{poolsFileValues(t, "examples/pools-file/pools.yaml")},
 			manifests: []string{"examples/pools-file", "manifests/agent"},
 		},
+		{
+			// The optional component: its RBAC and KEEPALIVED_INITIALIZE_NODES on the Deployment.
+			name:      "node init",
+			values:    []string{"nodeInit: {enabled: true}"},
+			manifests: []string{"examples/node-init", "manifests/agent"},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

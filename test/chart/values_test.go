@@ -36,6 +36,9 @@ func TestBadValuesFail(t *testing.T) {
 		{"agent reads another IPv6 ConfigMap", "agent: {env: {KEEPALIVED_CONFIG_MAP_IPV6: other}}", []string{`agent.env.KEEPALIVED_CONFIG_MAP_IPV6 ("other") must equal provider.env.KEEPALIVED_CONFIG_MAP_IPV6 ("vip-configmap-ipv6")`}},
 		{"not an IPv6 CIDR", "provider: {env: {KEEPALIVED_SERVICE_CIDR: \"10.0.0.0/24,fd00::/129\"}}", []string{"/provider/env/KEEPALIVED_SERVICE_CIDR", "'10.0.0.0/24,fd00::/129'"}},
 		{"two kinds of peers", "agent: {env: {KEEPALIVED_PEERS: a=10.0.0.1}}", []string{"KEEPALIVED_PEERS and agent.env.KEEPALIVED_PEER_NODE_SELECTOR"}},
+		{"node init not a boolean", "nodeInit: {enabled: \"yes\"}", []string{"/nodeInit/enabled", "boolean"}},
+		// The node controllers need their RBAC: the variable alone would only get forbidden.
+		{"node init without its RBAC", "provider: {env: {KEEPALIVED_INITIALIZE_NODES: true}}", []string{"/provider/env", "'KEEPALIVED_INITIALIZE_NODES' not allowed"}},
 		{"router IDs past 255", "agent: {env: {KEEPALIVED_VIRTUAL_ROUTER_ID_BASE: 250}}", []string{"KEEPALIVED_VIRTUAL_ROUTER_ID_BASE=250", "up to 269"}},
 	}
 	for _, tc := range tests {

@@ -63,6 +63,7 @@ fuzz: ## Fuzz each parser, the allocator and the ledger for 30s each.
 	go test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime 30s ./pkg/vipconfig
 	go test -run '^$$' -fuzz '^FuzzLedger$$' -fuzztime 30s ./pkg/ledger
 	go test -run '^$$' -fuzz '^FuzzParseValue$$' -fuzztime 30s ./pkg/vipconfig
+	go test -run '^$$' -fuzz '^FuzzAddresses$$' -fuzztime 30s ./pkg/nodes
 
 .PHONY: lint
 lint: ## Run golangci-lint, helm lint (with and without the agent) and actionlint (all pinned, through go run).

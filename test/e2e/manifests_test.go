@@ -16,10 +16,10 @@ import (
 )
 
 // TestManifestsServerDryRun: the real API server accepts every object of manifests/
-// (and of the node agent's base, the pools-file example and the legacy kube-keepalived-vip
-// example) with kubectl apply --dry-run=server.
+// (and of the node agent's base, the pools-file and node-init examples and the legacy
+// kube-keepalived-vip example) with kubectl apply --dry-run=server.
 func TestManifestsServerDryRun(t *testing.T) {
-	for _, dir := range []string{"manifests", "manifests/agent", "examples/pools-file", "manifests/example-keepalived-vip"} {
+	for _, dir := range []string{"manifests", "manifests/agent", "examples/pools-file", "examples/node-init", "manifests/example-keepalived-vip"} {
 		t.Run(dir, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()

@@ -38,6 +38,8 @@ func TestBadValuesFail(t *testing.T) {
 		{"two kinds of peers", "agent: {env: {KEEPALIVED_PEERS: a=10.0.0.1}}", []string{"KEEPALIVED_PEERS and agent.env.KEEPALIVED_PEER_NODE_SELECTOR"}},
 		{"node init not a boolean", "nodeInit: {enabled: \"yes\"}", []string{"/nodeInit/enabled", "boolean"}},
 		// The node controllers need their RBAC: the variable alone would only get forbidden.
+		{"not a load balancer class", "provider: {env: {KEEPALIVED_LOAD_BALANCER_CLASS: \"two words\"}}", []string{"/provider/env/KEEPALIVED_LOAD_BALANCER_CLASS", "'two words'"}},
+		{"class-only not a boolean", "provider: {env: {KEEPALIVED_CLASS_ONLY: sometimes}}", []string{"/provider/env/KEEPALIVED_CLASS_ONLY", "'sometimes'"}},
 		{"node init without its RBAC", "provider: {env: {KEEPALIVED_INITIALIZE_NODES: true}}", []string{"/provider/env", "'KEEPALIVED_INITIALIZE_NODES' not allowed"}},
 		{"router IDs past 255", "agent: {env: {KEEPALIVED_VIRTUAL_ROUTER_ID_BASE: 250}}", []string{"KEEPALIVED_VIRTUAL_ROUTER_ID_BASE=250", "up to 269"}},
 	}

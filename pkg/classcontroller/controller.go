@@ -29,10 +29,6 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// resync re-queues every Service of ours now and then, as the upstream controller
-// does, so that nothing depends on a single event.
-const resync = 30 * time.Second
-
 // Options are what the controller needs.
 type Options struct {
 	Class string // the spec.loadBalancerClass that is ours
@@ -64,7 +60,7 @@ func New(opts Options) (*Controller, error) {
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "keepalived-class"}),
 	}
-	_, err := opts.Services.Informer().AddEventHandlerWithResyncPeriod(cache.ResourceEventHandlerFuncs{
+	_, err := opts.Services.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: c.enqueue,
 		UpdateFunc: func(old, cur any) {
 			if changed(old, cur) {
@@ -72,20 +68,21 @@ func New(opts Options) (*Controller, error) {
 			}
 		},
 		// A deletion is handled when the deletion timestamp is set: the finalizer waits for it.
-	}, resync)
+	})
 	return c, err
 }
 
 // changed reports whether an update may need a sync: anything but a status change
-// (our own status patches would otherwise come back as work).
+// (our own status patches would otherwise come back as work) or a resync, which
+// would re-ensure every Service, with its events, as the upstream controller
+// does not either. A failed sync is retried by the queue.
 func changed(old, cur any) bool {
 	o, ok1 := old.(*corev1.Service)
 	n, ok2 := cur.(*corev1.Service)
 	if !ok1 || !ok2 {
 		return true
 	}
-	return o.ResourceVersion == n.ResourceVersion || // a resync
-		o.UID != n.UID || !o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
+	return o.UID != n.UID || !o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
 		!apiequality.Semantic.DeepEqual(o.Spec, n.Spec) ||
 		!apiequality.Semantic.DeepEqual(o.Annotations, n.Annotations) ||
 		!apiequality.Semantic.DeepEqual(o.Finalizers, n.Finalizers)

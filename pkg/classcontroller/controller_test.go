@@ -48,8 +48,8 @@ func TestMayConcern(t *testing.T) {
 	}
 }
 
-// TestChanged: a status-only update (our own patch) is no work; spec, annotations,
-// finalizers, deletion and resyncs are.
+// TestChanged: a status-only update (our own patch) or a resync is no work; spec,
+// annotations, finalizers and deletion are.
 func TestChanged(t *testing.T) {
 	old := service(ours, corev1.ServiceTypeLoadBalancer, true)
 	old.ResourceVersion = "1"
@@ -68,7 +68,7 @@ func TestChanged(t *testing.T) {
 		{"status only", edit(func(s *corev1.Service) {
 			s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.0.0.1"}}
 		}), false},
-		{"resync", old.DeepCopy(), true},
+		{"resync", old.DeepCopy(), false},
 		{"ports", edit(func(s *corev1.Service) { s.Spec.Ports = []corev1.ServicePort{{Port: 53}} }), true},
 		{"annotation", edit(func(s *corev1.Service) { s.Annotations = map[string]string{"k": "v"} }), true},
 		{"finalizer gone", edit(func(s *corev1.Service) { s.Finalizers = nil }), true},

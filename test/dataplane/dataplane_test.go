@@ -29,7 +29,13 @@ const (
 
 func TestDataplane(t *testing.T) {
 	requirePrerequisites(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 17*time.Minute)
+	// End a minute before go test's -timeout would kill the binary, which runs no
+	// cleanup: namespaces and processes must go even then.
+	limit := 17 * time.Minute
+	if deadline, ok := t.Deadline(); ok {
+		limit = min(limit, time.Until(deadline)-time.Minute)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cl := setUp(ctx, t)
 	cl.checkSecurityContext(t)

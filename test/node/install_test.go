@@ -23,6 +23,9 @@ apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:
   - {{root}}/manifests
+# kubelet runs with --cloud-provider=external: the provider initialises the Node.
+components:
+  - {{root}}/manifests/components/node-init
 patches:
   - patch: |-
       apiVersion: apps/v1

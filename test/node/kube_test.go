@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -67,7 +68,9 @@ func (n *nodeComponents) startControllers(td *teardown, binDir, dir, logDir, kub
 }
 
 // startKubelet starts kubelet with the Node's InternalIP on the bridge, so that the
-// agent's host-network pod (and its liveness probe) use the test's address.
+// agent's host-network pod (and its liveness probe) use the test's address, and with
+// --cloud-provider=external, as the out-of-tree provider guide says: its Node waits,
+// tainted, for the provider to initialise it (manifests/components/node-init).
 func (n *nodeComponents) startKubelet(td *teardown, binDir, dir, logDir, kubeconfig, sock string, ports []int) error {
 	n.kubeletPort = ports[0]
 	cfg := fill(kubeletConfig, map[string]string{"dir": dir, "sock": sock, "port": fmt.Sprint(ports[0]), "healthzPort": fmt.Sprint(ports[1])})
@@ -78,7 +81,7 @@ func (n *nodeComponents) startKubelet(td *teardown, binDir, dir, logDir, kubecon
 	var err error
 	n.kubelet, err = startDaemon("kubelet", filepath.Join(logDir, "kubelet.log"), nil, filepath.Join(binDir, "kubelet"),
 		"--config="+cfgPath, "--kubeconfig="+kubeconfig, "--root-dir="+filepath.Join(dir, "kubelet", "root"),
-		"--cert-dir="+filepath.Join(dir, "kubelet", "pki"), "--node-ip="+bridgeIP, "--v=2")
+		"--cert-dir="+filepath.Join(dir, "kubelet", "pki"), "--node-ip="+bridgeIP, "--cloud-provider=external", "--v=2")
 	if err != nil {
 		return err
 	}
@@ -96,8 +99,13 @@ func (n *nodeComponents) alive() error {
 	return nil
 }
 
-// waitNodeReady waits until the Node is Ready and untainted (kube-controller-manager
-// removes node.kubernetes.io/not-ready once kubelet reports Ready).
+// taintUninitialized is what kubelet --cloud-provider=external puts on its Node
+// until a cloud controller manager initialises it.
+const taintUninitialized = "node.cloudprovider.kubernetes.io/uninitialized"
+
+// waitNodeReady waits until the Node is Ready and has no taint but
+// taintUninitialized (kube-controller-manager removes node.kubernetes.io/not-ready
+// once kubelet reports Ready; the provider removes the other one).
 func (n *nodeComponents) waitNodeReady(ctx context.Context, c kubernetes.Interface, name string) error {
 	return pollUntil(ctx, 2*time.Minute, "Node "+name+" Ready without taints", func() (bool, string, error) {
 		if err := n.alive(); err != nil {
@@ -113,7 +121,8 @@ func (n *nodeComponents) waitNodeReady(ctx context.Context, c kubernetes.Interfa
 				ready = true
 			}
 		}
-		return ready && len(node.Spec.Taints) == 0, fmt.Sprintf("ready=%t taints=%v", ready, node.Spec.Taints), nil
+		others := slices.DeleteFunc(slices.Clone(node.Spec.Taints), func(t corev1.Taint) bool { return t.Key == taintUninitialized })
+		return ready && len(others) == 0, fmt.Sprintf("ready=%t taints=%v", ready, node.Spec.Taints), nil
 	})
 }
 

@@ -47,7 +47,8 @@ func TestNode(t *testing.T) {
 	cl := setUp(ctx, t)
 
 	start := time.Now()
-	cl.install(ctx, t, "kubectl apply -k (test overlays of manifests/ and manifests/agent/)", cl.applyKustomize)
+	cl.install(ctx, t, "kubectl apply -k (test overlays of manifests/ with components/node-init, and of manifests/agent/)", cl.applyKustomize)
+	cl.checkNodeInitialised(ctx, t)
 	cl.checkProviders(ctx, t)
 	cl.checkSecurityContexts(ctx, t)
 	cl.checkServiceVIP(ctx, t)

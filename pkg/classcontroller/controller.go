@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -256,7 +257,7 @@ func (c *Controller) setFinalizer(ctx context.Context, svc *corev1.Service, on b
 	if on {
 		updated.Finalizers = append(updated.Finalizers, servicehelper.LoadBalancerCleanupFinalizer)
 	} else {
-		updated.Finalizers = without(updated.Finalizers, servicehelper.LoadBalancerCleanupFinalizer)
+		updated.Finalizers = slices.DeleteFunc(updated.Finalizers, func(f string) bool { return f == servicehelper.LoadBalancerCleanupFinalizer })
 	}
 	return c.patch(ctx, svc, updated)
 }
@@ -286,14 +287,4 @@ func (c *Controller) patch(ctx context.Context, svc, updated *corev1.Service) er
 	}
 	got.DeepCopyInto(svc)
 	return nil
-}
-
-func without(list []string, s string) []string {
-	var out []string
-	for _, item := range list {
-		if item != s {
-			out = append(out, item)
-		}
-	}
-	return out
 }

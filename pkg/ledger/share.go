@@ -23,17 +23,14 @@ func (o *owner) holders() []*record {
 // the ConfigMap's single value per address can name one Service only.
 func (l *Ledger) elect(addr netip.Addr) {
 	o := l.owners[addr]
-	if len(o.also) == 0 {
-		return
-	}
-	i := slices.IndexFunc(o.also, func(r *record) bool { return r.key < o.svc.key })
-	if i < 0 {
-		return
-	}
+	i := -1
 	for j, r := range o.also {
-		if r.key < o.also[i].key {
+		if r.key < o.svc.key && (i < 0 || r.key < o.also[i].key) {
 			i = j
 		}
+	}
+	if i < 0 {
+		return
 	}
 	l.size = l.size.add(entrySize(addr, o.svc.entry), -1)
 	o.svc, o.also[i] = o.also[i], o.svc

@@ -85,15 +85,13 @@ func (l *LoadBalancer) GetLoadBalancer(ctx context.Context, _ string, svc *corev
 
 // published waits until each ready family's ConfigMap carries its ledger's decisions.
 func (l *LoadBalancer) published(ctx context.Context) error {
+	var gens [len(families)]uint64
 	for _, f := range l.fams {
-		if !f.isReady() {
-			continue
-		}
-		if err := f.writer.Wait(ctx, f.ledger.Gen()); err != nil {
-			return err
+		if f.isReady() {
+			gens[f.fam] = f.ledger.Gen()
 		}
 	}
-	return nil
+	return l.publish(ctx, gens)
 }
 
 func (l *LoadBalancer) GetLoadBalancerName(_ context.Context, _ string, svc *corev1.Service) string {

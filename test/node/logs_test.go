@@ -19,6 +19,17 @@ import (
 // or fatal error, or a logfmt/JSON error level.
 var errorLine = regexp.MustCompile(`^[EF]\d{4} \d\d:\d\d:\d\d|^panic: |^fatal error: |level=error|"level":"error"`)
 
+// leaseContention is the one error line that is not a fault: client-go's leader election
+// logs at error level when two replicas race for our Lease (both saw none and created it,
+// or both saw it free and updated it); the loser retries one retry period later. CI saw
+// the create race once, when both replicas of a fresh install started together.
+var leaseContention = regexp.MustCompile(`leaderelection\.go:\d+\] "(Error initially creating lease lock" err="leases\.coordination\.k8s\.io \\"keepalived-cloud-provider\\" already exists|Failed to update lease" err="Operation cannot be fulfilled on leases\.coordination\.k8s\.io \\"keepalived-cloud-provider\\": the object has been modified)`)
+
+// faulty tells whether a log line reports a fault.
+func faulty(line string) bool {
+	return errorLine.MatchString(line) && !leaseContention.MatchString(line)
+}
+
 // podLogs keeps `kubectl logs` of each pod: of pods that are about to go, followed from
 // before they are deleted to the end of their container (shutdown included).
 type podLogs struct {
@@ -98,7 +109,7 @@ func (cl *cluster) checkLogs(ctx context.Context, t *testing.T) {
 		t.Fatal(err)
 	}
 	var names []string
-	lines, errorLines := 0, 0
+	lines, errorLines, contention := 0, 0, 0
 	for pod, text := range logs {
 		names = append(names, pod)
 		if err := os.WriteFile(filepath.Join(cl.logDir, "pod-"+pod+".log"), []byte(text), 0o644); err != nil {
@@ -107,8 +118,10 @@ func (cl *cluster) checkLogs(ctx context.Context, t *testing.T) {
 		var bad []string
 		for _, line := range strings.Split(text, "\n") {
 			lines++
-			if errorLine.MatchString(line) {
+			if faulty(line) {
 				bad = append(bad, line)
+			} else if errorLine.MatchString(line) {
+				contention++
 			}
 		}
 		errorLines += len(bad)
@@ -117,5 +130,5 @@ func (cl *cluster) checkLogs(ctx context.Context, t *testing.T) {
 		}
 	}
 	sort.Strings(names)
-	report("kubectl logs of %d pods (%d lines, the deleted pods' up to their end): %d error lines; %s", len(logs), lines, errorLines, strings.Join(names, ", "))
+	report("kubectl logs of %d pods (%d lines, the deleted pods' up to their end): %d error lines, %d of two replicas racing for the Lease (not counted); %s", len(logs), lines, errorLines, contention, strings.Join(names, ", "))
 }

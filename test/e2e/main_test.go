@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -57,6 +58,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 	outputDir = filepath.Join(repoRoot, "_output", "e2e")
+	unlock, err := lockTree(outputDir + ".lock")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer unlock()
 	if err := os.RemoveAll(outputDir); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
@@ -178,4 +185,25 @@ func (s *processSet) killAll() {
 	for p := range s.m {
 		_ = p.Kill()
 	}
+}
+
+// lockTree keeps a second e2e run in this tree from starting: it would delete this run's
+// logs and rebuild its provider binary under it. The kernel drops the lock with the process.
+func lockTree(path string) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(path)
+		_ = f.Close()
+		return nil, fmt.Errorf("another e2e run in this tree holds %s (pid %s): wait for it to end; two runs at once would delete each other's logs and binary", path, strings.TrimSpace(string(holder)))
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = fmt.Fprintf(f, "%d\n", os.Getpid())
+	}
+	return func() { _ = f.Close() }, nil
 }

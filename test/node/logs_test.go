@@ -19,7 +19,7 @@ import (
 // or fatal error, or a logfmt/JSON error level.
 var errorLine = regexp.MustCompile(`^[EF]\d{4} \d\d:\d\d:\d\d|^panic: |^fatal error: |level=error|"level":"error"`)
 
-// leaseContention is the one error line that is not a fault: client-go's leader election
+// leaseContention matches the only error lines that are not faults: client-go's leader election
 // logs at error level when two replicas race for our Lease (both saw none and created it,
 // or both saw it free and updated it); the loser retries one retry period later. CI saw
 // the create race once, when both replicas of a fresh install started together.

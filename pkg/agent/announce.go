@@ -9,14 +9,11 @@ import (
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/agent/keepalived"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/agent/placement"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/trafficpolicy"
 )
 
 // Annotations and labels the agent reads.
 const (
-	// ignoreTrafficPolicyAnnotation "true" announces a Local Service as if it were
-	// Cluster: for endpoints without a node name (some gateways), where the agent
-	// cannot tell which nodes forward.
-	ignoreTrafficPolicyAnnotation = "k8s.co/keepalived-ignore-traffic-policy"
 	// excludeLabel marks a node that must not carry LoadBalancer traffic; the service
 	// controller and MetalLB honour it too.
 	excludeLabel = corev1.LabelNodeExcludeBalancers
@@ -75,9 +72,7 @@ func (a *Agent) placed(vips []keepalived.VIP) []placement.VIP {
 	out := make([]placement.VIP, 0, len(vips))
 	for _, v := range vips {
 		p := placement.VIP{Addr: v.Addr, Service: v.Service}
-		if svc := a.watch.service(v.Service); v.Service != "" && svc != nil &&
-			svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal &&
-			svc.Annotations[ignoreTrafficPolicyAnnotation] != "true" {
+		if svc := a.watch.service(v.Service); v.Service != "" && svc != nil && trafficpolicy.Local(svc) {
 			p.Local, p.Eligible = true, a.watch.endpointNodes(v.Service)
 		}
 		out = append(out, p)

@@ -19,6 +19,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
+
+	"github.com/munnerz/keepalived-cloud-provider/pkg/trafficpolicy"
 )
 
 // watcher caches what the agent reads: the VIP ConfigMap (by name, all its Role
@@ -106,7 +108,7 @@ func trim(obj any) (any, error) {
 	case *corev1.Service:
 		return &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, UID: o.UID, ResourceVersion: o.ResourceVersion,
-				Annotations: keep(o.Annotations, ignoreTrafficPolicyAnnotation)},
+				Annotations: keep(o.Annotations, trafficpolicy.AnnotationIgnore)},
 			Spec: corev1.ServiceSpec{Type: o.Spec.Type, ExternalTrafficPolicy: o.Spec.ExternalTrafficPolicy},
 		}, nil
 	case *discoveryv1.EndpointSlice:

@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
+
+	"github.com/munnerz/keepalived-cloud-provider/pkg/trafficpolicy"
 )
 
 func endpoint(node string, ready, serving *bool) discoveryv1.Endpoint {
@@ -55,7 +57,7 @@ func TestEndpointNodes(t *testing.T) {
 func TestTrimKeepsWhatTheAgentReads(t *testing.T) {
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", UID: "u1", Labels: map[string]string{"a": "b"},
-			Annotations: map[string]string{ignoreTrafficPolicyAnnotation: "true", "big": "x"}},
+			Annotations: map[string]string{trafficpolicy.AnnotationIgnore: "true", "big": "x"}},
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal,
 			Ports: []corev1.ServicePort{{Port: 80}}, Selector: map[string]string{"app": "web"}},
 	}
@@ -64,7 +66,7 @@ func TestTrimKeepsWhatTheAgentReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", UID: "u1", Annotations: map[string]string{ignoreTrafficPolicyAnnotation: "true"}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", UID: "u1", Annotations: map[string]string{trafficpolicy.AnnotationIgnore: "true"}},
 		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/ledger"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/poolconfig"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/trafficpolicy"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
 
@@ -22,9 +23,6 @@ const (
 	// AnnotationShare is the sharing key: Services of one namespace with the same
 	// value may share one address (see ledger.Service.Share).
 	AnnotationShare = ledger.AnnotationShare
-	// AnnotationIgnoreTrafficPolicy has the node agent treat a Local Service as
-	// Cluster; such a Service may share an address.
-	AnnotationIgnoreTrafficPolicy = "k8s.co/keepalived-ignore-traffic-policy"
 )
 
 // families are the two address families, each with a ledger, a ConfigMap and a
@@ -56,12 +54,6 @@ func portsOf(svc *corev1.Service) []ledger.Port {
 		ports = append(ports, ledger.Port{Protocol: string(p.Protocol), Number: p.Port})
 	}
 	return ports
-}
-
-// isLocal reports whether the Service's traffic must reach its own endpoints' nodes.
-func isLocal(svc *corev1.Service) bool {
-	return svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal &&
-		svc.Annotations[AnnotationIgnoreTrafficPolicy] != "true"
 }
 
 // ipFamiliesOf is spec.ipFamilies, primary first. A Service that names none (as
@@ -245,7 +237,7 @@ func describe(svc *corev1.Service, cfg Config) (perFamily, error) {
 			Method:     method,
 			Share:      share,
 			Ports:      ports,
-			Local:      share != "" && isLocal(svc),
+			Local:      share != "" && trafficpolicy.Local(svc),
 		}
 	}
 	return out, err

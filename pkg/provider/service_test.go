@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/munnerz/keepalived-cloud-provider/pkg/ledger"
+	"github.com/munnerz/keepalived-cloud-provider/pkg/trafficpolicy"
 	"github.com/munnerz/keepalived-cloud-provider/pkg/vipconfig"
 )
 
@@ -117,7 +118,7 @@ func TestDescribeSharing(t *testing.T) {
 	if in[0].Share != "dns" || !slices.Equal(in[0].Ports, want) || !in[0].Local {
 		t.Errorf("with key dns: %+v, want share dns, ports %v, Local", in[0], want)
 	}
-	svc.Annotations[AnnotationIgnoreTrafficPolicy] = "true"
+	svc.Annotations[trafficpolicy.AnnotationIgnore] = "true"
 	if in, _ = describe(svc, Config{}); in[0].Local {
 		t.Error("a Local Service the agent treats as Cluster is described as Local")
 	}

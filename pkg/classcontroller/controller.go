@@ -170,7 +170,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	svc = svc.DeepCopy() // the cache is shared
 	switch {
-	case needsCleanup(svc) && (c.ours(svc) || c.held(ctx, svc)):
+	case needsCleanup(svc) && c.mayConcern(svc):
 		err = c.cleanup(ctx, svc)
 	case c.ours(svc) && svc.Spec.Type == corev1.ServiceTypeLoadBalancer && svc.DeletionTimestamp == nil:
 		if err = c.ensure(ctx, svc); err != nil && c.superseded(svc) {
@@ -191,16 +191,6 @@ func (c *Controller) superseded(svc *corev1.Service) bool {
 		return apierrors.IsNotFound(err)
 	}
 	return now.UID != svc.UID || now.DeletionTimestamp != nil || !c.ours(now) || now.Spec.Type != corev1.ServiceTypeLoadBalancer
-}
-
-// held reports whether the provider holds an address for a classless Service in
-// class-only mode: then it was ours before its type change dropped its class.
-func (c *Controller) held(ctx context.Context, svc *corev1.Service) bool {
-	if !c.opts.ClassOnly || svc.Spec.LoadBalancerClass != nil {
-		return false
-	}
-	_, exists, err := c.opts.Balancer.GetLoadBalancer(ctx, "", svc)
-	return err == nil && exists
 }
 
 // needsCleanup is the upstream controller's rule: the finalizer is on a Service
@@ -225,11 +215,16 @@ func (c *Controller) ensure(ctx context.Context, svc *corev1.Service) error {
 	return c.patchStatus(ctx, svc, status)
 }
 
-// cleanup has the provider free the addresses, then lets the Service go.
+// cleanup has the provider free the addresses, then lets the Service go. A
+// classless Service (class-only mode) for which the provider holds nothing was
+// never ours: its finalizer is another controller's.
 func (c *Controller) cleanup(ctx context.Context, svc *corev1.Service) error {
 	_, exists, err := c.opts.Balancer.GetLoadBalancer(ctx, "", svc)
 	if err != nil {
 		return fmt.Errorf("failed to check if load balancer exists before cleanup: %w", err)
+	}
+	if !exists && !c.ours(svc) {
+		return nil
 	}
 	if exists {
 		klog.V(2).InfoS("Deleting load balancer", "service", klog.KObj(svc))

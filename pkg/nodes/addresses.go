@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -110,10 +111,8 @@ func parseSloppy(s string) (netip.Addr, bool) {
 
 // appendNew appends a unless addrs already holds it.
 func appendNew(addrs []corev1.NodeAddress, a corev1.NodeAddress) []corev1.NodeAddress {
-	for _, have := range addrs {
-		if have == a {
-			return addrs
-		}
+	if slices.Contains(addrs, a) {
+		return addrs
 	}
 	return append(addrs, a)
 }

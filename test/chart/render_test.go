@@ -1,11 +1,9 @@
 package chart
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
+	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +12,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/munnerz/keepalived-cloud-provider/test/controlplane"
@@ -106,13 +103,9 @@ func makeVariable(name string) (string, error) {
 // kustomize renders a kustomize directory (relative to the root) with the control plane's kubectl.
 func kustomize(t *testing.T, dir string) []byte {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(controlplane.AssetsDir(repoRoot), "kubectl"), "kustomize", dir)
-	cmd.Dir = repoRoot
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := controlplane.Kustomize(context.Background(), repoRoot, dir)
 	if err != nil {
-		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, stderr.String())
+		t.Fatal(err)
 	}
 	return out
 }
@@ -124,16 +117,12 @@ var decoder = json.NewSerializerWithOptions(json.DefaultMetaFactory, scheme.Sche
 // decode reads a stream of YAML documents into typed objects.
 func decode(t *testing.T, stream []byte) []runtime.Object {
 	t.Helper()
+	docs, err := controlplane.Documents(stream)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var objs []runtime.Object
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(stream)))
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return objs
-		}
-		if err != nil {
-			t.Fatalf("splitting YAML: %v", err)
-		}
+	for _, doc := range docs {
 		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
 			continue
 		}
@@ -143,6 +132,7 @@ func decode(t *testing.T, stream []byte) []runtime.Object {
 		}
 		objs = append(objs, obj)
 	}
+	return objs
 }
 
 var commentLine = regexp.MustCompile(`(?m)^\s*#.*$`)

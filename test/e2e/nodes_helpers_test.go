@@ -1,14 +1,10 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,7 +18,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/yaml"
 
@@ -275,28 +270,18 @@ func nodeInitOverlay(t *testing.T) string {
 // returns its documents by "Kind namespace/name".
 func kustomizeObjects(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(repoRoot, dir)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, cp.KubectlPath, "kustomize", dir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr // not mixed into the YAML
-	out, err := cmd.Output()
+	out, err := controlplane.Kustomize(ctx, repoRoot, dir)
 	if err != nil {
-		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, stderr.String())
+		t.Fatal(err)
+	}
+	split, err := controlplane.Documents(out)
+	if err != nil {
+		t.Fatalf("kubectl kustomize %s: %v", dir, err)
 	}
 	docs := map[string][]byte{}
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(out)))
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return docs
-		}
-		if err != nil {
-			t.Fatalf("kubectl kustomize %s: splitting its output: %v", dir, err)
-		}
+	for _, doc := range split {
 		var obj struct {
 			Kind     string            `json:"kind"`
 			Metadata metav1.ObjectMeta `json:"metadata"`
@@ -306,6 +291,7 @@ func kustomizeObjects(t *testing.T, dir string) map[string][]byte {
 		}
 		docs[fmt.Sprintf("%s %s/%s", obj.Kind, obj.Metadata.Namespace, obj.Metadata.Name)] = doc
 	}
+	return docs
 }
 
 // addedEnv is the environment (KEY=VALUE) that the component adds to the provider's container.
